@@ -1,0 +1,2 @@
+// @peculiar/x509 relies on decorator metadata being available before it is loaded.
+import "reflect-metadata";
