@@ -1,0 +1,118 @@
+// Admin API tokens: created by the CLI or the API, shown once, stored only as a SHA-256 hash.
+// Tokens are 256-bit random values, so a fast hash is enough (no password stretching needed).
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import type { Store } from "../store/db.ts";
+
+export const ROLES = ["readonly", "operator", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+export function roleAllows(have: Role, need: Role): boolean {
+  return ROLES.indexOf(have) >= ROLES.indexOf(need);
+}
+
+export interface ApiTokenInfo {
+  id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface Principal {
+  tokenId: string;
+  name: string;
+  role: Role;
+}
+
+const TOKEN_PREFIX = "orch_";
+
+function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+export class ApiTokenService {
+  /** Last-used times are written at most this often per token, so reads don't turn into writes. */
+  private readonly touchIntervalMs = 60_000;
+  private readonly lastTouched = new Map<string, number>();
+
+  constructor(private readonly store: Store) {}
+
+  async create(name: string, role: Role): Promise<{ token: string; info: ApiTokenInfo }> {
+    const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
+    const row = {
+      id: randomUUID(),
+      name,
+      role,
+      token_hash: hashToken(token),
+      prefix: token.slice(0, TOKEN_PREFIX.length + 6),
+      created_at: Date.now(),
+      last_used_at: null,
+      revoked_at: null,
+    };
+    await this.store.db.insertInto("api_tokens").values(row).execute();
+    return { token, info: toInfo(row) };
+  }
+
+  async list(): Promise<ApiTokenInfo[]> {
+    const rows = await this.store.db.selectFrom("api_tokens").selectAll().orderBy("created_at").execute();
+    return rows.map(toInfo);
+  }
+
+  async count(): Promise<number> {
+    const r = await this.store.db.selectFrom("api_tokens").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  /** Revokes by id or by name; returns false when nothing active matched. */
+  async revoke(idOrName: string): Promise<boolean> {
+    const r = await this.store.db
+      .updateTable("api_tokens")
+      .set({ revoked_at: Date.now() })
+      .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async authenticate(token: string): Promise<Principal | undefined> {
+    if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
+    const row = await this.store.db
+      .selectFrom("api_tokens")
+      .select(["id", "name", "role", "revoked_at"])
+      .where("token_hash", "=", hashToken(token))
+      .executeTakeFirst();
+    if (!row || row.revoked_at !== null) return undefined;
+    const now = Date.now();
+    if (now - (this.lastTouched.get(row.id) ?? 0) > this.touchIntervalMs) {
+      this.lastTouched.set(row.id, now);
+      await this.store.db.updateTable("api_tokens").set({ last_used_at: now }).where("id", "=", row.id).execute();
+    }
+    return { tokenId: row.id, name: row.name, role: row.role };
+  }
+}
+
+function toInfo(row: {
+  id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}): ApiTokenInfo {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    prefix: row.prefix,
+    createdAt: iso(row.created_at) ?? "",
+    lastUsedAt: iso(row.last_used_at),
+    revokedAt: iso(row.revoked_at),
+  };
+}

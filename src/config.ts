@@ -1,0 +1,202 @@
+// The one typed configuration object. Every setting has one entry in SETTINGS: its environment
+// variable, its key in the optional JSON config file, how to parse it and whether it is secret.
+// Environment variables override the file; a bad value stops start-up with one line naming the key.
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface OrchardConfig {
+  dataDir: string;
+  host: string;
+  httpsPort: number;
+  httpPort: number | undefined;
+  publicUrl: string;
+  databaseUrl: string;
+  masterKey: string | undefined;
+  logLevel: LogLevel;
+  apiBodyLimit: number;
+  mdmBodyLimit: number;
+  certHeader: string | undefined;
+  dev: boolean;
+  scepAllowLegacyDes: boolean;
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  extraCaFiles: string[];
+  caKeyType: "rsa-2048" | "rsa-3072" | "rsa-4096" | "ec-p256";
+  caValidityDays: number;
+  resultRetentionDays: number;
+  apnsUrl: string | undefined;
+  apnsCaFile: string | undefined;
+  apnsExpirationSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, message: string) {
+    super(`${key}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Parser<T> = (raw: string) => T;
+
+interface Setting<K extends keyof OrchardConfig> {
+  key: K;
+  env: string;
+  secret?: boolean;
+  description: string;
+  parse: Parser<OrchardConfig[K]>;
+  /** Default, computed from the settings already resolved (e.g. paths inside the data folder). */
+  fallback: (partial: Partial<OrchardConfig>) => OrchardConfig[K];
+}
+
+class ParseProblem extends Error {}
+
+const port: Parser<number> = (raw) => {
+  if (!/^\d+$/.test(raw.trim())) throw new ParseProblem(`expected a port number (1-65535), got "${raw}"`);
+  const n = Number(raw);
+  if (n < 1 || n > 65535) throw new ParseProblem(`expected a port number (1-65535), got "${raw}"`);
+  return n;
+};
+const optionalPort: Parser<number | undefined> = (raw) => (raw.trim() === "" ? undefined : port(raw));
+const positiveInt: Parser<number> = (raw) => {
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new ParseProblem(`expected a positive whole number, got "${raw}"`);
+  return Number(raw);
+};
+const bool: Parser<boolean> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off", ""].includes(v)) return false;
+  throw new ParseProblem(`expected true or false, got "${raw}"`);
+};
+const text: Parser<string> = (raw) => raw;
+const optionalText: Parser<string | undefined> = (raw) => (raw.trim() === "" ? undefined : raw.trim());
+const url =
+  (protocols: string[]): Parser<string> =>
+  (raw) => {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new ParseProblem(`expected a URL, got "${raw}"`);
+    }
+    if (!protocols.includes(u.protocol)) throw new ParseProblem(`expected a ${protocols.join(" or ")} URL, got "${raw}"`);
+    return raw.replace(/\/+$/, "");
+  };
+const optionalUrl =
+  (protocols: string[]): Parser<string | undefined> =>
+  (raw) => (raw.trim() === "" ? undefined : url(protocols)(raw));
+const oneOf =
+  <T extends string>(values: readonly T[]): Parser<T> =>
+  (raw) => {
+    if ((values as readonly string[]).includes(raw)) return raw as T;
+    throw new ParseProblem(`expected one of ${values.join(", ")}, got "${raw}"`);
+  };
+const databaseUrl: Parser<string> = (raw) => {
+  if (raw.startsWith("sqlite:") || raw.startsWith("postgres://") || raw.startsWith("postgresql://")) return raw;
+  throw new ParseProblem(`expected sqlite:PATH or postgres://…, got "${raw.replace(/:[^:@/]*@/, ":***@")}"`);
+};
+const list: Parser<string[]> = (raw) =>
+  raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+function setting<K extends keyof OrchardConfig>(s: Setting<K>): Setting<K> {
+  return s;
+}
+
+/** Order matters: fallbacks may read settings listed before them. */
+export const SETTINGS = [
+  setting({ key: "dataDir", env: "ORCHARD_DATA_DIR", description: "Folder for the SQLite database, keys and the admin token", parse: (r) => resolve(r), fallback: () => resolve("data") }),
+  setting({ key: "host", env: "ORCHARD_HOST", description: "Address to listen on", parse: text, fallback: () => "0.0.0.0" }),
+  setting({ key: "httpsPort", env: "ORCHARD_HTTPS_PORT", description: "HTTPS port (TLS certificate from Orchard's CA)", parse: port, fallback: () => 8443 }),
+  setting({ key: "httpPort", env: "ORCHARD_HTTP_PORT", description: "Optional plain-HTTP port, for a TLS-terminating proxy or loopback development", parse: optionalPort, fallback: () => undefined }),
+  setting({
+    key: "publicUrl",
+    env: "ORCHARD_PUBLIC_URL",
+    description: "Base URL devices use to reach Orchard",
+    parse: url(["https:", "http:"]),
+    fallback: (c) => `https://${hostname()}:${c.httpsPort}`,
+  }),
+  setting({ key: "databaseUrl", env: "ORCHARD_DATABASE_URL", secret: true, description: "sqlite:PATH or postgres://user:pass@host/db", parse: databaseUrl, fallback: (c) => `sqlite:${resolve(c.dataDir ?? "data", "orchard.db")}` }),
+  setting({ key: "masterKey", env: "ORCHARD_MASTER_KEY", secret: true, description: "Key-encryption key (base64, 32 bytes); default: generated in the data folder", parse: optionalText, fallback: () => undefined }),
+  setting({ key: "logLevel", env: "ORCHARD_LOG_LEVEL", description: "Log level", parse: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const), fallback: () => "info" }),
+  setting({ key: "apiBodyLimit", env: "ORCHARD_API_BODY_LIMIT", description: "Largest admin API request body, bytes", parse: positiveInt, fallback: () => 1024 * 1024 }),
+  setting({ key: "mdmBodyLimit", env: "ORCHARD_MDM_BODY_LIMIT", description: "Largest device request body, bytes", parse: positiveInt, fallback: () => 8 * 1024 * 1024 }),
+  setting({ key: "certHeader", env: "ORCHARD_CERT_HEADER", description: "Header in which a trusted TLS-terminating proxy forwards the device certificate", parse: optionalText, fallback: () => undefined }),
+  setting({ key: "dev", env: "ORCHARD_DEV", description: "Development mode (allows plain http URLs to loopback)", parse: bool, fallback: () => false }),
+  setting({ key: "scepAllowLegacyDes", env: "ORCHARD_SCEP_ALLOW_LEGACY_DES", description: "Accept single-DES SCEP envelopes from old clients", parse: bool, fallback: () => false }),
+  setting({ key: "tlsCertFile", env: "ORCHARD_TLS_CERT_FILE", description: "PEM TLS certificate (chain) to serve instead of one from Orchard's CA", parse: optionalText, fallback: () => undefined }),
+  setting({ key: "tlsKeyFile", env: "ORCHARD_TLS_KEY_FILE", secret: true, description: "PEM private key for ORCHARD_TLS_CERT_FILE", parse: optionalText, fallback: () => undefined }),
+  setting({ key: "extraCaFiles", env: "ORCHARD_EXTRA_CA_FILES", description: "Comma-separated PEM files of further CAs trusted for device identities", parse: list, fallback: () => [] }),
+  setting({ key: "caKeyType", env: "ORCHARD_CA_KEY_TYPE", description: "Key type of a newly created CA", parse: oneOf(["rsa-2048", "rsa-3072", "rsa-4096", "ec-p256"] as const), fallback: () => "rsa-2048" }),
+  setting({ key: "caValidityDays", env: "ORCHARD_CA_VALIDITY_DAYS", description: "Validity of a newly created CA, days", parse: positiveInt, fallback: () => 3650 }),
+  setting({ key: "resultRetentionDays", env: "ORCHARD_RESULT_RETENTION_DAYS", description: "How long command results are kept, days", parse: positiveInt, fallback: () => 30 }),
+  setting({ key: "apnsUrl", env: "ORCHARD_APNS_URL", description: "Override of the APNs gateway base URL", parse: optionalUrl(["https:", "http:"]), fallback: () => undefined }),
+  setting({ key: "apnsCaFile", env: "ORCHARD_APNS_CA_FILE", description: "Extra CA (PEM) to trust for the APNs gateway", parse: optionalText, fallback: () => undefined }),
+  setting({ key: "apnsExpirationSeconds", env: "ORCHARD_APNS_EXPIRATION_SECONDS", description: "apns-expiration: how long APNs keeps an undelivered push, seconds", parse: positiveInt, fallback: () => 7 * 24 * 3600 }),
+] as const;
+
+export const CONFIG_FILE_ENV = "ORCHARD_CONFIG_FILE";
+
+/**
+ * Builds the configuration from the environment and an optional JSON file (ORCHARD_CONFIG_FILE, keys
+ * named like the config object, e.g. {"httpsPort": 9443}). Throws ConfigError naming the first bad key.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): OrchardConfig {
+  const file = readConfigFile(env[CONFIG_FILE_ENV]);
+  const out: Partial<Record<keyof OrchardConfig, unknown>> = {};
+  for (const s of SETTINGS) {
+    const fromEnv = env[s.env];
+    const fromFile = file[s.key];
+    const source = fromEnv !== undefined ? s.env : fromFile !== undefined ? `${s.key} (in ${env[CONFIG_FILE_ENV]})` : undefined;
+    const raw = fromEnv ?? (fromFile === undefined ? undefined : Array.isArray(fromFile) ? fromFile.join(",") : String(fromFile));
+    if (raw === undefined || source === undefined) {
+      out[s.key] = s.fallback(out as Partial<OrchardConfig>);
+      continue;
+    }
+    try {
+      out[s.key] = s.parse(raw);
+    } catch (e) {
+      if (e instanceof ParseProblem) throw new ConfigError(source, e.message);
+      throw e;
+    }
+  }
+  const config = out as OrchardConfig;
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    throw new ConfigError("ORCHARD_TLS_CERT_FILE", "ORCHARD_TLS_CERT_FILE and ORCHARD_TLS_KEY_FILE must be set together");
+  }
+  return config;
+}
+
+function readConfigFile(path: string | undefined): Record<string, unknown> {
+  if (!path) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new ConfigError(CONFIG_FILE_ENV, `cannot read JSON config file ${path}: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(CONFIG_FILE_ENV, `${path} must hold a JSON object`);
+  }
+  const known = new Set<string>(SETTINGS.map((s) => s.key));
+  for (const k of Object.keys(parsed)) {
+    if (!known.has(k)) throw new ConfigError(CONFIG_FILE_ENV, `unknown key "${k}" in ${path}`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** The effective configuration for display, secrets replaced. */
+export function redactedConfig(config: OrchardConfig): Array<{ key: string; env: string; value: string; description: string }> {
+  return SETTINGS.map((s) => {
+    const v = config[s.key];
+    let shown = v === undefined ? "(unset)" : Array.isArray(v) ? v.join(",") || "(none)" : String(v);
+    if (s.secret && v !== undefined) {
+      shown = s.key === "databaseUrl" ? String(v).replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@") : "***";
+    }
+    return { key: s.key, env: s.env, value: shown, description: s.description };
+  });
+}

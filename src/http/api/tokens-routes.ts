@@ -1,0 +1,56 @@
+// /api/v1/tokens: list, create and revoke admin API tokens (admin role only).
+import { Type } from "typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { ROLES } from "../../auth/api-tokens.ts";
+import type { AppContext } from "../../app-context.ts";
+import { notFound } from "../errors.ts";
+import { authErrors } from "./schemas.ts";
+
+const TokenInfo = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  role: Type.Union(ROLES.map((r) => Type.Literal(r))),
+  prefix: Type.String({ description: "First characters of the token, to tell tokens apart" }),
+  createdAt: Type.String({ format: "date-time" }),
+  lastUsedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+  revokedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+});
+
+export function tokensRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.get(
+      "/tokens",
+      {
+        config: { minRole: "admin" },
+        schema: { tags: ["tokens"], summary: "List API tokens", response: { 200: Type.Object({ tokens: Type.Array(TokenInfo) }), ...authErrors } },
+      },
+      async () => ({ tokens: await ctx.tokens.list() }),
+    );
+
+    app.post(
+      "/tokens",
+      {
+        config: { minRole: "admin", auditAction: "token.create" },
+        schema: {
+          tags: ["tokens"],
+          summary: "Create an API token (the token is shown only in this response)",
+          body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), role: Type.Union(ROLES.map((r) => Type.Literal(r))) }, { additionalProperties: false }),
+          response: { 201: Type.Object({ token: Type.String(), info: TokenInfo }), ...authErrors },
+        },
+      },
+      async (req, reply) => reply.status(201).send(await ctx.tokens.create(req.body.name, req.body.role)),
+    );
+
+    app.delete(
+      "/tokens/:id",
+      {
+        config: { minRole: "admin", auditAction: "token.revoke" },
+        schema: { tags: ["tokens"], summary: "Revoke an API token", params: Type.Object({ id: Type.String() }), response: { 204: Type.Null(), ...authErrors, 404: Type.Ref("Error") } },
+      },
+      async (req, reply) => {
+        if (!(await ctx.tokens.revoke(req.params.id))) throw notFound(`active token ${req.params.id}`);
+        return reply.status(204).send();
+      },
+    );
+  };
+}

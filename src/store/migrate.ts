@@ -1,0 +1,41 @@
+// Applies the migration set in order, once each. Both databases share the set; a migration that
+// needs a dialect-specific type asks for it through the dialect argument.
+import { Migrator, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from "kysely";
+import type { Dialect, Store } from "./db.ts";
+import * as m0001 from "./migrations/0001-foundation.ts";
+
+type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
+
+/** Names sort in application order; never rename or edit one that has shipped. */
+const MIGRATIONS: Record<string, MigrationModule> = {
+  "0001-foundation": m0001,
+};
+
+class StaticProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const out: Record<string, Migration> = {};
+    for (const [name, mod] of Object.entries(MIGRATIONS)) {
+      out[name] = { up: (db) => mod.up(db, this.dialect) };
+    }
+    return out;
+  }
+}
+
+export interface MigrateOutcome {
+  applied: string[];
+}
+
+export async function migrate(store: Store): Promise<MigrateOutcome> {
+  const migrator = new Migrator({
+    db: store.db,
+    provider: new StaticProvider(store.dialect),
+    ...(store.schema ? { migrationTableSchema: store.schema } : {}),
+  });
+  const result: MigrationResultSet = await migrator.migrateToLatest();
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === "Error");
+    throw new Error(`migration ${failed?.migrationName ?? "?"} failed: ${(result.error as Error).message ?? String(result.error)}`);
+  }
+  return { applied: (result.results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName) };
+}
