@@ -1,6 +1,7 @@
 // Builds the fastify application: one instance serves devices (/mdm, /scep, /enroll), admins (/api/v1)
 // and operators (/healthz, /readyz, /metrics). Listening (HTTPS, plain HTTP) is server.ts's business.
 import { randomUUID } from "node:crypto";
+import type { ServerOptions as HttpsServerOptions } from "node:https";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -18,7 +19,7 @@ export type RouteModule = (app: FastifyInstance) => Promise<void>;
 
 export interface HttpAppOptions {
   /** The https server options when fastify itself terminates TLS. */
-  https?: FastifyServerOptions["https"] & object;
+  https?: HttpsServerOptions;
   /** Extra route modules mounted under /api/v1 (authenticated). */
   apiModules?: RouteModule[];
   /** Extra device-facing or public route modules mounted at the root. */

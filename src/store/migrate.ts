@@ -3,12 +3,14 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from "kysely";
 import type { Dialect, Store } from "./db.ts";
 import * as m0001 from "./migrations/0001-foundation.ts";
+import * as m0002 from "./migrations/0002-mdm-engine.ts";
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
 /** Names sort in application order; never rename or edit one that has shipped. */
 const MIGRATIONS: Record<string, MigrationModule> = {
   "0001-foundation": m0001,
+  "0002-mdm-engine": m0002,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -67,10 +67,124 @@ export interface AuditLogTable {
   detail: string | null;
 }
 
+export type EnrollmentChannel = "device" | "user";
+/** device: a device channel; user-enrollment: a BYOD User Enrollment device channel; user: a macOS user channel; shared-ipad: a Shared iPad user. */
+export type EnrollmentKind = "device" | "user-enrollment" | "user" | "shared-ipad";
+export type EnrollmentStatus = "authenticated" | "active" | "checked_out";
+
+export interface EnrollmentsTable {
+  /** NanoMDM's enrollment ID: UDID, EnrollmentID, UDID:UserID or UDID:ShortName. */
+  id: string;
+  /** The id of the device-channel enrollment this one belongs to (itself for a device channel). */
+  device_id: string;
+  channel: EnrollmentChannel;
+  kind: EnrollmentKind;
+  status: EnrollmentStatus;
+  /** SHA-256 of the identity certificate bound at Authenticate, hex. */
+  cert_fingerprint: string | null;
+  enrollment_profile_id: string | null;
+  udid: string | null;
+  enrollment_user_id: string | null;
+  serial_number: string | null;
+  platform: string | null;
+  model: string | null;
+  model_name: string | null;
+  product_name: string | null;
+  os_version: string | null;
+  build_version: string | null;
+  device_name: string | null;
+  imei: string | null;
+  meid: string | null;
+  user_id: string | null;
+  user_short_name: string | null;
+  user_long_name: string | null;
+  supervised: number | null;
+  topic: string | null;
+  /** APNs device token, hex. */
+  push_token: string | null;
+  push_magic: string | null;
+  token_invalid_at: number | null;
+  unlock_token_sealed: Uint8Array | null;
+  bootstrap_token_sealed: Uint8Array | null;
+  awaiting_configuration: number;
+  not_on_console: number;
+  last_seen_at: number | null;
+  last_push_at: number | null;
+  last_push_result: string | null;
+  authenticated_at: number | null;
+  activated_at: number | null;
+  checked_out_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface CommandsTable {
+  uuid: string;
+  request_type: string;
+  body: string;
+  priority: number;
+  expires_at: number | null;
+  created_by: string;
+  target_count: number;
+  created_at: number;
+}
+
+export type QueueStatus = "pending" | "sent" | "notnow";
+export type ResultStatus = "acknowledged" | "error" | "commandformaterror" | "expired" | "cancelled";
+
+export interface CommandQueueTable {
+  enrollment_id: string;
+  command_uuid: string;
+  status: QueueStatus;
+  priority: number;
+  queued_at: number;
+  expires_at: number | null;
+  sent_at: number | null;
+  deliveries: number;
+}
+
+export interface CommandResultsTable {
+  command_uuid: string;
+  enrollment_id: string;
+  status: ResultStatus;
+  raw: Uint8Array | null;
+  error_chain: string | null;
+  completed_at: number;
+}
+
+export interface WebhooksTable {
+  id: string;
+  url: string;
+  secret_sealed: Uint8Array;
+  /** Comma-separated event names, or "*". */
+  events: string;
+  format: "orchard" | "nanomdm";
+  enabled: number;
+  created_at: number;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  event: string;
+  status: "pending" | "delivered" | "failed";
+  attempts: number;
+  response_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  completed_at: number | null;
+}
+
 export interface Database {
   api_tokens: ApiTokensTable;
   pki_credentials: PkiCredentialsTable;
   issued_certificates: IssuedCertificatesTable;
   jobs: JobsTable;
   audit_log: AuditLogTable;
+  enrollments: EnrollmentsTable;
+  commands: CommandsTable;
+  command_queue: CommandQueueTable;
+  command_results: CommandResultsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }

@@ -1,0 +1,47 @@
+// orchard serve | migrate | config
+import type { Command } from "commander";
+import { loadConfig, redactedConfig } from "../config.ts";
+import { openStore } from "../store/db.ts";
+import { migrate } from "../store/migrate.ts";
+import { startServer } from "../server/serve.ts";
+
+export function registerServeCommands(program: Command): void {
+  program
+    .command("serve")
+    .description("run the Orchard server")
+    .action(async () => {
+      const config = loadConfig();
+      const server = await startServer(config, { handleSignals: true });
+      const base = config.publicUrl;
+      console.log(`Orchard is running.`);
+      console.log(`  Base URL:        ${base}`);
+      console.log(`  Listening:       https://${config.host}:${server.httpsPort}${server.httpPort ? `, http://${config.host}:${server.httpPort}` : ""}`);
+      console.log(`  Enrollment URL:  ${base}/enroll`);
+      console.log(`  Admin API:       ${base}/api/v1 (reference at ${base}/api/docs)`);
+      if (server.adminTokenFile) console.log(`  Admin token file: ${server.adminTokenFile}`);
+    });
+
+  program
+    .command("migrate")
+    .description("apply database migrations (serve does this at start too)")
+    .action(async () => {
+      const config = loadConfig();
+      const store = await openStore(config.databaseUrl);
+      try {
+        const { applied } = await migrate(store);
+        console.log(applied.length ? `applied: ${applied.join(", ")}` : "database is up to date");
+      } finally {
+        await store.close();
+      }
+    });
+
+  program
+    .command("config")
+    .description("print the effective configuration, secrets redacted")
+    .option("--json", "print JSON")
+    .action((opts: { json?: boolean }) => {
+      const rows = redactedConfig(loadConfig());
+      if (opts.json) return console.log(JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, r.value])), null, 2));
+      for (const r of rows) console.log(`${r.env.padEnd(34)} ${r.value}`);
+    });
+}

@@ -1,0 +1,62 @@
+// The in-process event bus. Services publish what happened; reactions (webhooks, audit, inventory
+// updates, pushes) subscribe. Handlers run after the publisher's work, never inside it: a slow or
+// failing subscriber cannot delay or break a device's check-in.
+import type { Logger } from "pino";
+
+export interface OrchardEvents {
+  "enrollment.authenticated": { enrollmentId: string; deviceId: string; serialNumber: string | null; enrollmentProfileId: string | null; reenrollment: boolean };
+  "enrollment.activated": { enrollmentId: string; deviceId: string; channel: "device" | "user" };
+  "enrollment.token_updated": { enrollmentId: string; deviceId: string };
+  "enrollment.checked_out": { enrollmentId: string; deviceId: string };
+  "enrollment.identity_rebound": { enrollmentId: string; previousFingerprint: string | null; fingerprint: string };
+  "command.queued": { commandUuid: string; requestType: string; targets: string[] };
+  "command.completed": { commandUuid: string; requestType: string | null; enrollmentId: string; status: string; raw: Uint8Array; errorChain: unknown[] | null };
+  "command.notnow": { commandUuid: string; enrollmentId: string };
+  "bootstrap_token.escrowed": { enrollmentId: string };
+  "checkin.received": { enrollmentId: string; messageType: string; raw: Uint8Array };
+}
+
+export type EventName = keyof OrchardEvents;
+export type EventHandler<E extends EventName> = (payload: OrchardEvents[E], event: E) => void | Promise<void>;
+
+export class EventBus {
+  private readonly handlers = new Map<EventName, Array<EventHandler<EventName>>>();
+  private readonly anyHandlers: Array<(event: EventName, payload: unknown) => void | Promise<void>> = [];
+  private inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly logger: Logger) {}
+
+  on<E extends EventName>(event: E, handler: EventHandler<E>): void {
+    const list = this.handlers.get(event) ?? [];
+    list.push(handler as unknown as EventHandler<EventName>);
+    this.handlers.set(event, list);
+  }
+
+  onAny(handler: (event: EventName, payload: unknown) => void | Promise<void>): void {
+    this.anyHandlers.push(handler);
+  }
+
+  emit<E extends EventName>(event: E, payload: OrchardEvents[E]): void {
+    const list = this.handlers.get(event) ?? [];
+    if (list.length === 0 && this.anyHandlers.length === 0) return;
+    const run = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      for (const h of list) await this.safely(event, () => h(payload, event));
+      for (const h of this.anyHandlers) await this.safely(event, () => h(event, payload));
+    });
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
+  }
+
+  /** Resolves when every event emitted so far has been handled (tests, shutdown). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
+  }
+
+  private async safely(event: EventName, fn: () => void | Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.logger.error({ err, event }, "event handler failed");
+    }
+  }
+}

@@ -1,0 +1,282 @@
+// The check-in protocol: Authenticate, TokenUpdate, CheckOut, bootstrap tokens, UserAuthenticate,
+// DeclarativeManagement, GetToken and ReturnToService. One method per message; the HTTP route has already
+// parsed the body and established the device's certificate.
+import type { Logger } from "pino";
+import type { Store } from "../store/db.ts";
+import type { SecretBox } from "../secrets/envelope.ts";
+import type { EventBus } from "../events/bus.ts";
+import { buildPlist } from "../wire/plist.ts";
+import type {
+  AuthenticateMessage,
+  CheckinMessage,
+  CheckOutMessage,
+  DeclarativeManagementMessage,
+  GetBootstrapTokenMessage,
+  GetTokenMessage,
+  ReturnToServiceMessage,
+  SetBootstrapTokenMessage,
+  TokenUpdateMessage,
+  UserAuthenticateMessage,
+} from "../wire/checkin-message.ts";
+import { getEnrollment, insertEnrollment, updateDeviceChannels, updateEnrollment, type EnrollmentRow } from "../store/enrollments.ts";
+import { platformOf, resolveChannel, type ChannelIdentity } from "./enrollment-id.ts";
+import type { DeviceIdentity, IdentityBinding } from "./identity-binding.ts";
+
+export interface MdmResponse {
+  status: number;
+  body?: Uint8Array | string;
+  contentType?: string;
+  /** Why a request was refused; logged, and sent as the body of a 4xx. */
+  reason?: string;
+}
+
+export type DeclarativeManagementHandler = (enrollmentId: string, msg: DeclarativeManagementMessage) => Promise<MdmResponse>;
+export type GetTokenHandler = (enrollmentId: string, msg: GetTokenMessage) => Promise<Uint8Array>;
+export type ReturnToServiceHandler = (enrollmentId: string, msg: ReturnToServiceMessage) => Promise<MdmResponse>;
+
+export interface CheckinOptions {
+  /**
+   * "decline" answers UserAuthenticate with 410 (the user channel proceeds without authentication);
+   * "empty-challenge" answers with a zero-length DigestChallenge and accepts the DigestResponse that follows.
+   */
+  userAuthenticate: "decline" | "empty-challenge";
+  declarativeManagement?: DeclarativeManagementHandler;
+  /** Handlers per TokenServiceType (e.g. com.apple.maid, com.apple.watch.pairing). */
+  getToken: Map<string, GetTokenHandler>;
+  returnToService?: ReturnToServiceHandler;
+}
+
+/** Which enrollment profile issued the certificate a device authenticates with, when Orchard knows. */
+export type ProfileOfCertificate = (fingerprint: string) => Promise<string | null | undefined>;
+
+const PURPOSE_UNLOCK = "enrollment.unlock-token";
+const PURPOSE_BOOTSTRAP = "enrollment.bootstrap-token";
+const PLIST = "application/xml";
+
+export class CheckinService {
+  constructor(
+    private readonly store: Store,
+    private readonly secrets: SecretBox,
+    private readonly events: EventBus,
+    private readonly binding: IdentityBinding,
+    private readonly logger: Logger,
+    private readonly options: CheckinOptions,
+    private readonly profileOfCertificate: ProfileOfCertificate = async () => undefined,
+  ) {}
+
+  async handle(msg: CheckinMessage, raw: Uint8Array, identity: DeviceIdentity): Promise<MdmResponse> {
+    const channel = resolveChannel(msg);
+    if (msg.MessageType === "Authenticate") return this.authenticate(msg, channel, identity);
+
+    const verdict = await this.binding.check(channel.deviceId, identity);
+    if (!verdict.ok) return { status: verdict.status, reason: verdict.reason };
+    this.events.emit("checkin.received", { enrollmentId: channel.id, messageType: msg.MessageType, raw });
+
+    switch (msg.MessageType) {
+      case "TokenUpdate":
+        return this.tokenUpdate(msg, channel, identity);
+      case "CheckOut":
+        return this.checkOut(msg, channel);
+      case "SetBootstrapToken":
+        return this.setBootstrapToken(msg, channel);
+      case "GetBootstrapToken":
+        return this.getBootstrapToken(msg, channel);
+      case "UserAuthenticate":
+        return this.userAuthenticate(msg);
+      case "DeclarativeManagement":
+        if (!this.options.declarativeManagement) return { status: 404, reason: "declarative management is not enabled on this server" };
+        return this.options.declarativeManagement(channel.id, msg);
+      case "GetToken":
+        return this.getToken(msg, channel);
+      case "ReturnToService":
+        if (!this.options.returnToService) return { status: 404, reason: "Return to Service is not configured on this server" };
+        return this.options.returnToService(channel.id, msg);
+    }
+  }
+
+  private async authenticate(msg: AuthenticateMessage, channel: ChannelIdentity, identity: DeviceIdentity): Promise<MdmResponse> {
+    if (channel.channel !== "device") return { status: 400, reason: "Authenticate is only sent on the device channel" };
+    const verdict = await this.binding.checkForAuthenticate(channel.deviceId, identity);
+    if (!verdict.ok) return { status: verdict.status, reason: verdict.reason };
+
+    const now = Date.now();
+    const existing = await getEnrollment(this.store, channel.id);
+    const profileId = (await this.profileOfCertificate(identity.fingerprint)) ?? existing?.enrollment_profile_id ?? null;
+    const facts = {
+      serial_number: msg.SerialNumber ?? existing?.serial_number ?? null,
+      model: msg.Model ?? existing?.model ?? null,
+      model_name: msg.ModelName ?? existing?.model_name ?? null,
+      product_name: msg.ProductName ?? existing?.product_name ?? null,
+      os_version: msg.OSVersion ?? existing?.os_version ?? null,
+      build_version: msg.BuildVersion ?? existing?.build_version ?? null,
+      device_name: msg.DeviceName ?? existing?.device_name ?? null,
+      imei: msg.IMEI ?? existing?.imei ?? null,
+      meid: msg.MEID ?? existing?.meid ?? null,
+    };
+    const platform = platformOf(facts.product_name, facts.model) ?? existing?.platform ?? null;
+    if (existing) {
+      // A re-enrollment: the device is not managed again until its TokenUpdate, but it keeps its
+      // history and its queue (a re-installed profile must not lose pending work).
+      await updateEnrollment(this.store, channel.id, {
+        ...facts,
+        platform,
+        status: "authenticated",
+        cert_fingerprint: identity.fingerprint,
+        enrollment_profile_id: profileId,
+        topic: msg.Topic ?? existing.topic,
+        authenticated_at: now,
+        checked_out_at: null,
+        updated_at: now,
+      });
+      await this.binding.bind(channel.deviceId, identity.fingerprint);
+    } else {
+      await insertEnrollment(this.store, {
+        ...emptyEnrollment(channel, now),
+        ...facts,
+        platform,
+        status: "authenticated",
+        cert_fingerprint: identity.fingerprint,
+        enrollment_profile_id: profileId,
+        topic: msg.Topic ?? null,
+        authenticated_at: now,
+      });
+    }
+    this.events.emit("enrollment.authenticated", {
+      enrollmentId: channel.id,
+      deviceId: channel.deviceId,
+      serialNumber: facts.serial_number,
+      enrollmentProfileId: profileId,
+      reenrollment: existing !== undefined,
+    });
+    return { status: 200 };
+  }
+
+  private async tokenUpdate(msg: TokenUpdateMessage, channel: ChannelIdentity, identity: DeviceIdentity): Promise<MdmResponse> {
+    const now = Date.now();
+    const device = await getEnrollment(this.store, channel.deviceId);
+    if (!device || device.status === "checked_out") return { status: 401, reason: `device ${channel.deviceId} is not enrolled (Authenticate first)` };
+    let row: EnrollmentRow | undefined = channel.channel === "device" ? device : await getEnrollment(this.store, channel.id);
+    const patch = {
+      topic: msg.Topic ?? row?.topic ?? device.topic,
+      push_token: Buffer.from(msg.Token).toString("hex"),
+      push_magic: msg.PushMagic,
+      token_invalid_at: null,
+      awaiting_configuration: msg.AwaitingConfiguration ? 1 : 0,
+      not_on_console: msg.NotOnConsole ? 1 : 0,
+      updated_at: now,
+      ...(msg.UnlockToken ? { unlock_token_sealed: this.secrets.seal(msg.UnlockToken, PURPOSE_UNLOCK) } : {}),
+      ...(msg.UserLongName !== undefined ? { user_long_name: msg.UserLongName } : {}),
+    };
+    if (!row) {
+      // A user channel's first TokenUpdate creates it: macOS user channels never send Authenticate.
+      row = {
+        ...emptyEnrollment(channel, now),
+        platform: device.platform,
+        serial_number: device.serial_number,
+        enrollment_profile_id: device.enrollment_profile_id,
+        cert_fingerprint: identity.fingerprint,
+        status: "authenticated",
+        ...patch,
+        unlock_token_sealed: null,
+      };
+      await insertEnrollment(this.store, row);
+    } else {
+      await updateEnrollment(this.store, channel.id, patch);
+    }
+    const activating = row.status !== "active";
+    if (activating) {
+      await updateEnrollment(this.store, channel.id, { status: "active", activated_at: now, checked_out_at: null });
+      this.events.emit("enrollment.activated", { enrollmentId: channel.id, deviceId: channel.deviceId, channel: channel.channel });
+    }
+    this.events.emit("enrollment.token_updated", { enrollmentId: channel.id, deviceId: channel.deviceId });
+    return { status: 200 };
+  }
+
+  private async checkOut(_msg: CheckOutMessage, channel: ChannelIdentity): Promise<MdmResponse> {
+    const now = Date.now();
+    const patch = { status: "checked_out" as const, checked_out_at: now, updated_at: now };
+    // Removing the enrollment profile unenrolls the device and every user channel on it.
+    if (channel.channel === "device") await updateDeviceChannels(this.store, channel.deviceId, patch);
+    else await updateEnrollment(this.store, channel.id, patch);
+    this.events.emit("enrollment.checked_out", { enrollmentId: channel.id, deviceId: channel.deviceId });
+    return { status: 200 };
+  }
+
+  private async setBootstrapToken(msg: SetBootstrapTokenMessage, channel: ChannelIdentity): Promise<MdmResponse> {
+    if (channel.channel !== "device") return { status: 400, reason: "SetBootstrapToken is only sent on the device channel" };
+    // An absent BootstrapToken is the device asking the server to forget the escrowed one.
+    const sealed = msg.BootstrapToken && msg.BootstrapToken.length > 0 ? this.secrets.seal(msg.BootstrapToken, PURPOSE_BOOTSTRAP) : null;
+    await updateEnrollment(this.store, channel.id, { bootstrap_token_sealed: sealed, updated_at: Date.now() });
+    if (sealed) this.events.emit("bootstrap_token.escrowed", { enrollmentId: channel.id });
+    return { status: 200 };
+  }
+
+  private async getBootstrapToken(_msg: GetBootstrapTokenMessage, channel: ChannelIdentity): Promise<MdmResponse> {
+    const row = await getEnrollment(this.store, channel.deviceId);
+    const token = row?.bootstrap_token_sealed ? this.secrets.open(row.bootstrap_token_sealed, PURPOSE_BOOTSTRAP) : undefined;
+    return { status: 200, contentType: PLIST, body: buildPlist(token ? { BootstrapToken: new Uint8Array(token) } : {}) };
+  }
+
+  private async userAuthenticate(msg: UserAuthenticateMessage): Promise<MdmResponse> {
+    if (this.options.userAuthenticate === "decline") return { status: 410, reason: "user authentication is not required" };
+    if (msg.DigestResponse === undefined) return { status: 200, contentType: PLIST, body: buildPlist({ DigestChallenge: "" }) };
+    return { status: 200 };
+  }
+
+  private async getToken(msg: GetTokenMessage, channel: ChannelIdentity): Promise<MdmResponse> {
+    const handler = this.options.getToken.get(msg.TokenServiceType);
+    if (!handler) return { status: 400, reason: `unsupported TokenServiceType "${msg.TokenServiceType}"` };
+    const token = await handler(channel.id, msg);
+    return { status: 200, contentType: PLIST, body: buildPlist({ TokenData: token }) };
+  }
+
+  /** The escrowed unlock token of an enrollment (for ClearPasscode), opened from its sealed form. */
+  async unlockToken(enrollmentId: string): Promise<Uint8Array | undefined> {
+    const row = await getEnrollment(this.store, enrollmentId);
+    return row?.unlock_token_sealed ? new Uint8Array(this.secrets.open(row.unlock_token_sealed, PURPOSE_UNLOCK)) : undefined;
+  }
+}
+
+function emptyEnrollment(channel: ChannelIdentity, now: number): EnrollmentRow {
+  return {
+    id: channel.id,
+    device_id: channel.deviceId,
+    channel: channel.channel,
+    kind: channel.kind,
+    status: "authenticated",
+    cert_fingerprint: null,
+    enrollment_profile_id: null,
+    udid: channel.udid,
+    enrollment_user_id: channel.enrollmentUserId,
+    serial_number: null,
+    platform: null,
+    model: null,
+    model_name: null,
+    product_name: null,
+    os_version: null,
+    build_version: null,
+    device_name: null,
+    imei: null,
+    meid: null,
+    user_id: channel.userId,
+    user_short_name: channel.userShortName,
+    user_long_name: null,
+    supervised: null,
+    topic: null,
+    push_token: null,
+    push_magic: null,
+    token_invalid_at: null,
+    unlock_token_sealed: null,
+    bootstrap_token_sealed: null,
+    awaiting_configuration: 0,
+    not_on_console: 0,
+    last_seen_at: now,
+    last_push_at: null,
+    last_push_result: null,
+    authenticated_at: null,
+    activated_at: null,
+    checked_out_at: null,
+    created_at: now,
+    updated_at: now,
+  };
+}

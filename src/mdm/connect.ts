@@ -1,0 +1,82 @@
+// The connect endpoint's logic: record what the device reports about the last command, then hand it
+// the next one (or nothing). One command at a time per enrollment, by priority then age.
+import type { Store } from "../store/db.ts";
+import type { EventBus } from "../events/bus.ts";
+import { claimNext, completeDelivery, markNotNow, type ReportOutcome } from "../store/command-queue.ts";
+import { getEnrollmentGate, touchLastSeen } from "../store/enrollments.ts";
+import type { CommandReport } from "../wire/command-report.ts";
+import { resolveChannel } from "./enrollment-id.ts";
+import type { DeviceIdentity, IdentityBinding } from "./identity-binding.ts";
+import type { MdmResponse } from "./checkin.ts";
+
+const RESULT_STATUS = { Acknowledged: "acknowledged", Error: "error", CommandFormatError: "commandformaterror" } as const;
+/** last_seen_at is written at most this often per enrollment and replica: a connect should not always be a write. */
+const LAST_SEEN_RESOLUTION_MS = 60_000;
+const LAST_SEEN_CACHE_MAX = 200_000;
+
+export class ConnectService {
+  private readonly lastSeenWritten = new Map<string, number>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly events: EventBus,
+    private readonly binding: IdentityBinding,
+  ) {}
+
+  async handle(report: CommandReport, raw: Uint8Array, identity: DeviceIdentity): Promise<MdmResponse> {
+    const channel = resolveChannel(report);
+    const gate = await getEnrollmentGate(this.store, channel.id);
+    if (!gate) return { status: 401, reason: `unknown enrollment ${channel.id}` };
+    if (gate.status === "checked_out") return { status: 401, reason: `enrollment ${channel.id} has checked out` };
+    if (gate.cert_fingerprint !== identity.fingerprint) {
+      const verdict = await this.binding.check(channel.deviceId, identity);
+      if (!verdict.ok) return { status: verdict.status, reason: verdict.reason };
+    }
+    const now = Date.now();
+    await this.noteSeen(channel.id, now);
+
+    if (report.Status !== "Idle") {
+      const uuid = report.CommandUUID as string;
+      let outcome: ReportOutcome;
+      if (report.Status === "NotNow") {
+        outcome = await markNotNow(this.store, channel.id, uuid);
+        if (outcome === "recorded") this.events.emit("command.notnow", { commandUuid: uuid, enrollmentId: channel.id });
+      } else {
+        const status = RESULT_STATUS[report.Status];
+        const errorChain = report.ErrorChain ? JSON.stringify(report.ErrorChain, plistJsonReplacer) : null;
+        outcome = await completeDelivery(this.store, channel.id, uuid, status, raw, errorChain, now);
+        if (outcome === "recorded") {
+          this.events.emit("command.completed", {
+            commandUuid: uuid,
+            requestType: null,
+            enrollmentId: channel.id,
+            status,
+            raw,
+            errorChain: report.ErrorChain ? (JSON.parse(errorChain as string) as unknown[]) : null,
+          });
+        }
+      }
+      if (outcome === "unknown") return { status: 400, reason: `command ${uuid} was not sent to enrollment ${channel.id}` };
+    }
+
+    const next = await claimNext(this.store, channel.id, report.Status === "Idle", now);
+    if (!next) return { status: 200 };
+    return { status: 200, contentType: "application/xml", body: next.body };
+  }
+
+  private async noteSeen(id: string, now: number): Promise<void> {
+    const last = this.lastSeenWritten.get(id);
+    if (last !== undefined && now - last < LAST_SEEN_RESOLUTION_MS) return;
+    if (this.lastSeenWritten.size >= LAST_SEEN_CACHE_MAX) this.lastSeenWritten.clear();
+    this.lastSeenWritten.set(id, now);
+    await touchLastSeen(this.store, id, now);
+  }
+}
+
+/** JSON for plist values: data as base64, dates as ISO strings, bigints as strings. */
+export function plistJsonReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  if (typeof value === "bigint") return value.toString();
+  if (value && typeof value === "object" && "value" in value && Object.keys(value).length === 1) return (value as { value: unknown }).value;
+  return value;
+}

@@ -1,0 +1,65 @@
+// Enrollment IDs as NanoMDM defines them, so that tools written for NanoMDM address the same channel:
+//   device channel            UDID
+//   User Enrollment device    EnrollmentID
+//   macOS user channel        UDID:UserID           (User Enrollment: EnrollmentID:EnrollmentUserID)
+//   Shared iPad user          UDID:UserShortName    (Shared iPad user messages carry the all-F UserID)
+import type { EnrollmentChannel, EnrollmentKind } from "../store/schema.ts";
+
+export const SHARED_IPAD_USER_ID = "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF";
+
+export interface ChannelIdentity {
+  id: string;
+  deviceId: string;
+  channel: EnrollmentChannel;
+  kind: EnrollmentKind;
+  udid: string | null;
+  enrollmentUserId: string | null;
+  userId: string | null;
+  userShortName: string | null;
+}
+
+export interface IdentityKeys {
+  UDID?: string | undefined;
+  EnrollmentID?: string | undefined;
+  EnrollmentUserID?: string | undefined;
+  UserID?: string | undefined;
+  UserShortName?: string | undefined;
+}
+
+export class EnrollmentIdError extends Error {}
+
+export function resolveChannel(m: IdentityKeys): ChannelIdentity {
+  const udid = nonEmpty(m.UDID);
+  const enrollmentId = nonEmpty(m.EnrollmentID);
+  const deviceId = udid ?? enrollmentId;
+  if (!deviceId) throw new EnrollmentIdError("the message has neither UDID nor EnrollmentID");
+  const deviceKind: EnrollmentKind = udid ? "device" : "user-enrollment";
+  const userId = nonEmpty(m.UserID);
+  const shortName = nonEmpty(m.UserShortName);
+  const enrollmentUserId = nonEmpty(m.EnrollmentUserID);
+
+  const base = { deviceId, udid: udid ?? null, userId: userId ?? null, userShortName: shortName ?? null, enrollmentUserId: enrollmentUserId ?? null };
+  if (userId && userId.toUpperCase() === SHARED_IPAD_USER_ID) {
+    if (!shortName) throw new EnrollmentIdError("a Shared iPad user message must carry UserShortName");
+    return { ...base, id: `${deviceId}:${shortName}`, channel: "user", kind: "shared-ipad" };
+  }
+  if (userId) return { ...base, id: `${deviceId}:${userId}`, channel: "user", kind: "user" };
+  if (!udid && enrollmentUserId) return { ...base, id: `${deviceId}:${enrollmentUserId}`, channel: "user", kind: "user" };
+  return { ...base, id: deviceId, channel: "device", kind: deviceKind };
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return typeof v === "string" && v.length > 0 ? v : undefined;
+}
+
+/** The platform family from the device's product name or model, as Apple's schema names them. */
+export function platformOf(productName: string | null, model: string | null): string | null {
+  const p = `${productName ?? ""} ${model ?? ""}`;
+  if (/iPad/i.test(p)) return "iPadOS";
+  if (/iPhone|iPod/i.test(p)) return "iOS";
+  if (/AppleTV/i.test(p)) return "tvOS";
+  if (/RealityDevice|Vision/i.test(p)) return "visionOS";
+  if (/Watch/i.test(p)) return "watchOS";
+  if (/Mac|iMac|VirtualMac/i.test(p)) return "macOS";
+  return null;
+}

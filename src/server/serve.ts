@@ -1,0 +1,96 @@
+// `orchard serve`: builds the context and the HTTP app, listens on HTTPS (and plain HTTP when asked),
+// and shuts down gracefully on SIGTERM/SIGINT (stop accepting, drain in-flight requests, close the store).
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { AppContext } from "../app-context.ts";
+import type { OrchardConfig } from "../config.ts";
+import { createLogger } from "../log/logger.ts";
+import { buildHttpApp } from "../http/app.ts";
+import { buildContext } from "./context.ts";
+import { ensureAdminToken } from "./first-start.ts";
+import { ensureServerCredentials } from "./credentials.ts";
+
+export interface RunningServer {
+  ctx: AppContext;
+  app: FastifyInstance;
+  httpsPort: number;
+  httpPort: number | undefined;
+  caPem: string;
+  adminTokenFile: string | undefined;
+  stop(): Promise<void>;
+}
+
+export interface ServeOptions {
+  logger?: Logger;
+  /** Install SIGTERM/SIGINT handlers (the CLI does; tests don't). */
+  handleSignals?: boolean;
+}
+
+export async function startServer(config: OrchardConfig, options: ServeOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const ctx = await buildContext(config, logger);
+  const adminTokenFile = await ensureAdminToken(ctx);
+  const creds = await ensureServerCredentials(ctx);
+
+  const app = await buildHttpApp(ctx, {
+    https: {
+      key: creds.tlsKeyPem,
+      cert: creds.tlsCertChainPem,
+      // Ask for (but don't require) a client certificate: devices may present their identity over TLS;
+      // the MDM layer verifies it, everything else ignores it.
+      requestCert: true,
+      rejectUnauthorized: false,
+      ca: [creds.caPem],
+    },
+  });
+  await app.listen({ host: config.host, port: config.httpsPort });
+  const httpsPort = (app.server.address() as AddressInfo).port;
+
+  let plain: Server | undefined;
+  let httpPort: number | undefined;
+  if (config.httpPort !== undefined) {
+    plain = createServer((req, res) => app.routing(req, res));
+    await new Promise<void>((resolve, reject) => {
+      plain!.once("error", reject);
+      plain!.listen(config.httpPort, config.host, () => resolve());
+    });
+    httpPort = (plain.address() as AddressInfo).port;
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info("shutting down: draining in-flight requests");
+      if (plain) {
+        const p = plain;
+        await new Promise<void>((resolve) => {
+          p.close(() => resolve());
+          p.closeIdleConnections();
+        });
+      }
+      await app.close();
+      await ctx.store.close();
+      logger.info("stopped");
+    })();
+    return stopping;
+  };
+
+  if (options.handleSignals) {
+    const onSignal = (signal: string) => {
+      logger.info({ signal }, "signal received");
+      stop().then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+  }
+
+  return { ctx, app, httpsPort, httpPort, caPem: creds.caPem, adminTokenFile, stop };
+}

@@ -1,0 +1,228 @@
+// Queries for the command queue: one row per (enrollment, command) still to be done, and the results
+// table that receives each row's outcome. Delivery claims a row with a compare-and-set on its delivery
+// counter, so two simultaneous connects from one enrollment never receive the same command.
+import type { Kysely, Transaction } from "kysely";
+import type { Database, QueueStatus, ResultStatus } from "./schema.ts";
+import type { Store } from "./db.ts";
+
+export interface NewCommand {
+  uuid: string;
+  requestType: string;
+  body: string;
+  priority: number;
+  expiresAt: number | null;
+  createdBy: string;
+}
+
+const INSERT_CHUNK = 500;
+
+export async function insertCommand(store: Store, cmd: NewCommand, targets: string[], now: number): Promise<void> {
+  await store.db.transaction().execute(async (tx) => {
+    await tx
+      .insertInto("commands")
+      .values({
+        uuid: cmd.uuid,
+        request_type: cmd.requestType,
+        body: cmd.body,
+        priority: cmd.priority,
+        expires_at: cmd.expiresAt,
+        created_by: cmd.createdBy,
+        target_count: targets.length,
+        created_at: now,
+      })
+      .execute();
+    for (let i = 0; i < targets.length; i += INSERT_CHUNK) {
+      await tx
+        .insertInto("command_queue")
+        .values(
+          targets.slice(i, i + INSERT_CHUNK).map((enrollment_id) => ({
+            enrollment_id,
+            command_uuid: cmd.uuid,
+            status: "pending" as const,
+            priority: cmd.priority,
+            queued_at: now,
+            expires_at: cmd.expiresAt,
+            sent_at: null,
+            deliveries: 0,
+          })),
+        )
+        .execute();
+    }
+  });
+}
+
+export interface Delivery {
+  commandUuid: string;
+  requestType: string;
+  body: string;
+}
+
+/**
+ * Claims the next command for an enrollment. After an Idle every outstanding command is eligible again
+ * (NotNow'd ones, and ones sent on a connection that broke); after a result only never-sent ones are,
+ * so that NotNow'd commands wait for the next Idle as Apple specifies.
+ */
+export async function claimNext(store: Store, enrollmentId: string, afterIdle: boolean, now: number): Promise<Delivery | undefined> {
+  const statuses: QueueStatus[] = afterIdle ? ["pending", "sent", "notnow"] : ["pending"];
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const row = await store.db
+      .selectFrom("command_queue as q")
+      .innerJoin("commands as c", "c.uuid", "q.command_uuid")
+      .select(["q.command_uuid", "q.deliveries", "c.request_type", "c.body"])
+      .where("q.enrollment_id", "=", enrollmentId)
+      .where("q.status", "in", statuses)
+      .where((eb) => eb.or([eb("q.expires_at", "is", null), eb("q.expires_at", ">", now)]))
+      .orderBy("q.priority", "desc")
+      .orderBy("q.queued_at")
+      .orderBy("q.command_uuid")
+      .limit(1)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const claimed = await store.db
+      .updateTable("command_queue")
+      .set((eb) => ({ status: "sent", sent_at: now, deliveries: eb("deliveries", "+", 1) }))
+      .where("enrollment_id", "=", enrollmentId)
+      .where("command_uuid", "=", row.command_uuid)
+      .where("deliveries", "=", row.deliveries)
+      .executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) === 1) return { commandUuid: row.command_uuid, requestType: row.request_type, body: row.body };
+  }
+  return undefined;
+}
+
+export type ReportOutcome = "recorded" | "duplicate" | "unknown";
+
+/** Stores a final result (Acknowledged, Error, CommandFormatError) and removes the row from the queue. */
+export async function completeDelivery(
+  store: Store,
+  enrollmentId: string,
+  commandUuid: string,
+  status: Extract<ResultStatus, "acknowledged" | "error" | "commandformaterror">,
+  raw: Uint8Array,
+  errorChain: string | null,
+  now: number,
+): Promise<ReportOutcome> {
+  return store.db.transaction().execute(async (tx) => {
+    const removed = await tx
+      .deleteFrom("command_queue")
+      .where("enrollment_id", "=", enrollmentId)
+      .where("command_uuid", "=", commandUuid)
+      .where("status", "=", "sent")
+      .executeTakeFirst();
+    if (Number(removed.numDeletedRows) === 0) return (await hasResult(tx, enrollmentId, commandUuid)) ? "duplicate" : "unknown";
+    await tx
+      .insertInto("command_results")
+      .values({ command_uuid: commandUuid, enrollment_id: enrollmentId, status, raw, error_chain: errorChain, completed_at: now })
+      .execute();
+    return "recorded";
+  });
+}
+
+/** NotNow: the command stays queued, skipped until the next Idle. */
+export async function markNotNow(store: Store, enrollmentId: string, commandUuid: string): Promise<ReportOutcome> {
+  const r = await store.db
+    .updateTable("command_queue")
+    .set({ status: "notnow" })
+    .where("enrollment_id", "=", enrollmentId)
+    .where("command_uuid", "=", commandUuid)
+    .where("status", "in", ["sent", "notnow"])
+    .executeTakeFirst();
+  if (Number(r.numUpdatedRows) === 1) return "recorded";
+  return (await hasResult(store.db, enrollmentId, commandUuid)) ? "duplicate" : "unknown";
+}
+
+async function hasResult(db: Kysely<Database> | Transaction<Database>, enrollmentId: string, commandUuid: string): Promise<boolean> {
+  const r = await db
+    .selectFrom("command_results")
+    .select("status")
+    .where("enrollment_id", "=", enrollmentId)
+    .where("command_uuid", "=", commandUuid)
+    .executeTakeFirst();
+  return r !== undefined;
+}
+
+/** Moves queue rows to a terminal result (expired or cancelled); returns the enrollment ids affected. */
+async function retire(
+  tx: Transaction<Database>,
+  rows: Array<{ enrollment_id: string; command_uuid: string }>,
+  status: "expired" | "cancelled",
+  now: number,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+    const chunk = rows.slice(i, i + INSERT_CHUNK);
+    await tx
+      .insertInto("command_results")
+      .values(chunk.map((r) => ({ command_uuid: r.command_uuid, enrollment_id: r.enrollment_id, status, raw: null, error_chain: null, completed_at: now })))
+      .onConflict((oc) => oc.columns(["command_uuid", "enrollment_id"]).doNothing())
+      .execute();
+    for (const r of chunk) {
+      await tx.deleteFrom("command_queue").where("enrollment_id", "=", r.enrollment_id).where("command_uuid", "=", r.command_uuid).execute();
+    }
+  }
+}
+
+/** Cancels a command for the targets that have not been sent it yet; returns how many were cancelled. */
+export async function cancelPending(store: Store, commandUuid: string, now: number): Promise<number> {
+  return store.db.transaction().execute(async (tx) => {
+    const rows = await tx
+      .selectFrom("command_queue")
+      .select(["enrollment_id", "command_uuid"])
+      .where("command_uuid", "=", commandUuid)
+      .where("status", "in", ["pending", "notnow"])
+      .execute();
+    await retire(tx, rows, "cancelled", now);
+    return rows.length;
+  });
+}
+
+/** Expires queue rows past their expiry, in batches; returns how many expired. */
+export async function expireDue(store: Store, now: number, batch = 1000): Promise<number> {
+  return store.db.transaction().execute(async (tx) => {
+    const rows = await tx
+      .selectFrom("command_queue")
+      .select(["enrollment_id", "command_uuid"])
+      .where("expires_at", "is not", null)
+      .where("expires_at", "<=", now)
+      .limit(batch)
+      .execute();
+    await retire(tx, rows, "expired", now);
+    return rows.length;
+  });
+}
+
+/** Deletes results (and commands with nothing left queued) older than the retention horizon. */
+export async function pruneResults(store: Store, olderThan: number): Promise<{ results: number; commands: number }> {
+  const r = await store.db.deleteFrom("command_results").where("completed_at", "<", olderThan).executeTakeFirst();
+  const c = await store.db
+    .deleteFrom("commands")
+    .where("created_at", "<", olderThan)
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom("command_queue").select("command_uuid").whereRef("command_queue.command_uuid", "=", "commands.uuid"))))
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom("command_results").select("command_uuid").whereRef("command_results.command_uuid", "=", "commands.uuid"))))
+    .executeTakeFirst();
+  return { results: Number(r.numDeletedRows), commands: Number(c.numDeletedRows) };
+}
+
+export interface TargetState {
+  enrollmentId: string;
+  status: QueueStatus | ResultStatus;
+  raw: Uint8Array | null;
+  errorChain: string | null;
+  updatedAt: number | null;
+}
+
+export async function commandTargets(store: Store, commandUuid: string): Promise<TargetState[]> {
+  const queued = await store.db
+    .selectFrom("command_queue")
+    .select(["enrollment_id", "status", "sent_at", "queued_at"])
+    .where("command_uuid", "=", commandUuid)
+    .execute();
+  const done = await store.db
+    .selectFrom("command_results")
+    .select(["enrollment_id", "status", "raw", "error_chain", "completed_at"])
+    .where("command_uuid", "=", commandUuid)
+    .execute();
+  return [
+    ...queued.map((q) => ({ enrollmentId: q.enrollment_id, status: q.status, raw: null, errorChain: null, updatedAt: q.sent_at ?? q.queued_at })),
+    ...done.map((d) => ({ enrollmentId: d.enrollment_id, status: d.status, raw: d.raw, errorChain: d.error_chain, updatedAt: d.completed_at })),
+  ].sort((a, b) => a.enrollmentId.localeCompare(b.enrollmentId));
+}

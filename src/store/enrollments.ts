@@ -1,0 +1,83 @@
+// Queries for enrollments (device and user channels).
+import type { Selectable, Updateable } from "kysely";
+import type { Store } from "./db.ts";
+import type { EnrollmentsTable } from "./schema.ts";
+
+export type EnrollmentRow = Selectable<EnrollmentsTable>;
+export type EnrollmentPatch = Updateable<EnrollmentsTable>;
+
+export async function getEnrollment(store: Store, id: string): Promise<EnrollmentRow | undefined> {
+  return store.db.selectFrom("enrollments").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+/** The columns a connect needs, nothing more (the hot path). */
+export async function getEnrollmentGate(store: Store, id: string): Promise<{ status: string; cert_fingerprint: string | null; device_id: string } | undefined> {
+  return store.db.selectFrom("enrollments").select(["status", "cert_fingerprint", "device_id"]).where("id", "=", id).executeTakeFirst();
+}
+
+export async function insertEnrollment(store: Store, row: EnrollmentRow): Promise<void> {
+  await store.db.insertInto("enrollments").values(row).execute();
+}
+
+export async function updateEnrollment(store: Store, id: string, patch: EnrollmentPatch): Promise<boolean> {
+  const r = await store.db.updateTable("enrollments").set(patch).where("id", "=", id).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Applies a patch to every channel of a device (its own row and its users'). */
+export async function updateDeviceChannels(store: Store, deviceId: string, patch: EnrollmentPatch): Promise<void> {
+  await store.db.updateTable("enrollments").set(patch).where("device_id", "=", deviceId).execute();
+}
+
+/** Device ids other than `deviceId` whose channels are bound to this certificate. */
+export async function otherDevicesBoundTo(store: Store, fingerprint: string, deviceId: string): Promise<string[]> {
+  const rows = await store.db
+    .selectFrom("enrollments")
+    .select("device_id")
+    .where("cert_fingerprint", "=", fingerprint)
+    .where("device_id", "!=", deviceId)
+    .limit(5)
+    .execute();
+  return [...new Set(rows.map((r) => r.device_id))];
+}
+
+export async function touchLastSeen(store: Store, id: string, now: number): Promise<void> {
+  await store.db.updateTable("enrollments").set({ last_seen_at: now }).where("id", "=", id).execute();
+}
+
+export interface EnrollmentFilter {
+  status?: string;
+  channel?: string;
+  serialNumber?: string;
+  deviceId?: string;
+  enrollmentProfileId?: string;
+  platform?: string;
+}
+
+export async function listEnrollments(store: Store, filter: EnrollmentFilter, limit: number, after?: string): Promise<EnrollmentRow[]> {
+  let q = store.db.selectFrom("enrollments").selectAll();
+  if (filter.status) q = q.where("status", "=", filter.status as EnrollmentRow["status"]);
+  if (filter.channel) q = q.where("channel", "=", filter.channel as EnrollmentRow["channel"]);
+  if (filter.serialNumber) q = q.where("serial_number", "=", filter.serialNumber);
+  if (filter.deviceId) q = q.where("device_id", "=", filter.deviceId);
+  if (filter.enrollmentProfileId) q = q.where("enrollment_profile_id", "=", filter.enrollmentProfileId);
+  if (filter.platform) q = q.where("platform", "=", filter.platform);
+  if (after) q = q.where("id", ">", after);
+  return q.orderBy("id").limit(limit).execute();
+}
+
+/** Enrollments among `ids` that exist, with what the command policy needs to know about each. */
+export async function enrollmentsForTargeting(store: Store, ids: string[]): Promise<Array<Pick<EnrollmentRow, "id" | "device_id" | "channel" | "kind" | "status" | "platform" | "os_version" | "supervised" | "enrollment_profile_id">>> {
+  const out: Array<Pick<EnrollmentRow, "id" | "device_id" | "channel" | "kind" | "status" | "platform" | "os_version" | "supervised" | "enrollment_profile_id">> = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    out.push(
+      ...(await store.db
+        .selectFrom("enrollments")
+        .select(["id", "device_id", "channel", "kind", "status", "platform", "os_version", "supervised", "enrollment_profile_id"])
+        .where("id", "in", chunk)
+        .execute()),
+    );
+  }
+  return out;
+}

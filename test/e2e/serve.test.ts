@@ -1,0 +1,118 @@
+// `orchard serve` for real: HTTPS with Orchard's CA, the admin token file, restarts, and no secret in
+// clear in the database or the logs.
+import { execFile } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+import { request } from "node:https";
+import { Writable } from "node:stream";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { loadConfig, type OrchardConfig } from "../../src/config.ts";
+import { createLogger } from "../../src/log/logger.ts";
+import { startServer, type RunningServer } from "../../src/server/serve.ts";
+import { loadCredential } from "../../src/server/credential-store.ts";
+import { describeEachDatabase } from "../databases.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const run = promisify(execFile);
+
+function get(port: number, path: string, ca: string, token?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, ca, servername: "localhost", headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+      let body = "";
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describeEachDatabase("orchard serve", (database) => {
+  let dataDir: string;
+  let config: OrchardConfig;
+  let server: RunningServer;
+  let logs = "";
+  let cleanupDb: () => Promise<void>;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "orchard-serve-"));
+    const fresh = await database.freshUrl();
+    cleanupDb = fresh.cleanup;
+    config = { ...loadConfig({ ORCHARD_DATA_DIR: dataDir, ORCHARD_PUBLIC_URL: "https://localhost:8443" }), databaseUrl: fresh.url, httpsPort: 0, httpPort: 0, host: "127.0.0.1" };
+    const sink = new Writable({ write(chunk, _enc, cb) { logs += chunk.toString(); cb(); } });
+    server = await startServer(config, { logger: createLogger("debug", sink) });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await cleanupDb();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("serves health over HTTPS with a certificate from Orchard's CA, and plain HTTP when asked", async () => {
+    expect((await get(server.httpsPort, "/healthz", server.caPem)).status).toBe(200);
+    expect((await get(server.httpsPort, "/readyz", server.caPem)).status).toBe(200);
+    const plain = await fetch(`http://127.0.0.1:${server.httpPort}/healthz`);
+    expect(plain.status).toBe(200);
+    const metrics = await get(server.httpsPort, "/metrics", server.caPem);
+    expect(metrics.body).toContain('orchard_http_requests_total{method="GET",route="/healthz",status="200"}');
+  });
+
+  it("writes the initial admin token to a 0600 file, and it works on the API", async () => {
+    expect(server.adminTokenFile).toBe(join(dataDir, "admin-token"));
+    expect(statSync(server.adminTokenFile!).mode & 0o777).toBe(0o600);
+    const token = readFileSync(server.adminTokenFile!, "utf8").trim();
+    expect((await get(server.httpsPort, "/api/v1/tokens", server.caPem)).status).toBe(401);
+    const ok = await get(server.httpsPort, "/api/v1/tokens", server.caPem, token);
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body).tokens[0].name).toBe("initial-admin");
+  });
+
+  it("keeps private keys and API tokens out of the database in clear, and out of the logs", async () => {
+    const token = readFileSync(server.adminTokenFile!, "utf8").trim();
+    const ca = await loadCredential(server.ctx, "ca");
+    const caKeyDer = Buffer.from(ca!.key.export({ format: "der", type: "pkcs8" }));
+    const caKeyPemBody = ca!.key.export({ format: "pem", type: "pkcs8" }).toString().split("\n")[1]!;
+    // Everything the database holds, as bytes.
+    let dump: Buffer;
+    if (database.dialect === "sqlite") {
+      server.ctx.store.sqlite!.pragma("wal_checkpoint(TRUNCATE)");
+      dump = readFileSync(config.databaseUrl.slice("sqlite:".length));
+    } else {
+      const parts: Buffer[] = [];
+      for (const table of ["api_tokens", "pki_credentials", "audit_log"] as const) {
+        const rows = await server.ctx.store.db.selectFrom(table).selectAll().execute();
+        for (const row of rows) for (const v of Object.values(row)) parts.push(v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(String(v)));
+      }
+      dump = Buffer.concat(parts);
+      expect(dump.length).toBeGreaterThan(1000);
+    }
+    expect(dump.includes(caKeyDer.subarray(0, 64))).toBe(false);
+    expect(dump.includes(Buffer.from(caKeyPemBody))).toBe(false);
+    expect(dump.includes(Buffer.from(token))).toBe(false);
+    expect(logs.length).toBeGreaterThan(0);
+    expect(logs).not.toContain(token);
+    expect(logs).not.toContain(caKeyPemBody);
+  });
+
+  it("applies no migration twice on restart and keeps its CA", async () => {
+    const caBefore = server.caPem;
+    await server.stop();
+    let restartLogs = "";
+    const sink = new Writable({ write(chunk, _enc, cb) { restartLogs += chunk.toString(); cb(); } });
+    server = await startServer(config, { logger: createLogger("info", sink) });
+    expect(restartLogs).not.toContain("database migrations applied");
+    expect(server.caPem).toBe(caBefore);
+    expect((await get(server.httpsPort, "/healthz", server.caPem)).status).toBe(200);
+  });
+});
+
+it("refuses to start on a bad setting with one line naming it", async () => {
+  const err = await run("node", ["bin/orchard.js", "serve"], { env: { ...process.env, ORCHARD_HTTPS_PORT: "abc" } }).catch((e: { code: number; stderr: string }) => e);
+  expect((err as { code: number }).code).not.toBe(0);
+  const stderr = (err as { stderr: string }).stderr.trim();
+  expect(stderr.split("\n")).toHaveLength(1);
+  expect(stderr).toContain("ORCHARD_HTTPS_PORT");
+  expect(stderr).toContain("abc");
+});
