@@ -6,3 +6,4 @@ export * from "./command-policy.ts";
 export * from "./access-rights.ts";
 export { effectiveSupportedOS, commandPlatformInfo, isAvailable } from "./supported-os.ts";
 export { compareOSVersions, parseOSVersion } from "./os-version.ts";
+export * from "./validate-message.ts";

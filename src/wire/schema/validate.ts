@@ -4,8 +4,10 @@
 // Values are what the plist codec produces: string, number or bigint (<integer>), number or PlistReal
 // (<real>), boolean, Date, Uint8Array, arrays, plain objects. JavaScript cannot tell <real>1.0 from
 // <integer>1, so a whole number is accepted where the schema says <real>.
+import { PlistReal, PlistUid } from "../plist-value.ts";
 import { resolveSubkeys } from "./spec-lookup.ts";
-import type { KeyList, KeySpec } from "./spec-types.ts";
+import type { KeyList, KeySpec, Platform, SupportedOS } from "./spec-types.ts";
+import { effectiveSupportedOS } from "./supported-os.ts";
 
 export type SpecProblemKind =
   | "type"
@@ -37,6 +39,22 @@ export interface ValidateOptions {
   readonly reportUnknownKeys?: boolean;
   /** Stop after this many problems (default 100): a hostile value must not produce an unbounded report. */
   readonly maxProblems?: number;
+  /**
+   * Who the value is for or from. The schema marks keys "required" that only exist in some contexts (TokenUpdate
+   * requires UDID, EnrollmentID and EnrollmentUserID at once; NotOnConsole is macOS-only). With a context, a
+   * required key is only required where its supportedOS (inherited from the payload, docs/schema.md) says it
+   * applies: on this platform, on this channel, and for this User Enrollment / Shared iPad mode.
+   */
+  readonly context?: ValidationContext;
+}
+
+export interface ValidationContext {
+  readonly platform: Platform;
+  readonly channel?: "device" | "user";
+  readonly userEnrollment?: boolean;
+  readonly sharedIPad?: boolean;
+  /** The enclosing payload's supportedOS, which every key inherits. */
+  readonly supportedOS?: SupportedOS;
 }
 
 const MAX_DEPTH = 64;
@@ -53,7 +71,7 @@ export function validateAgainstSpec(
   options: ValidateOptions = {},
 ): SpecProblem[] {
   const run = new Validation(options);
-  run.dictionary(value, specs, path, 0);
+  run.dictionary(value, specs, path, 0, options.context?.supportedOS);
   return run.problems;
 }
 
@@ -65,7 +83,7 @@ export function validateValueAgainstKey(
   options: ValidateOptions = {},
 ): SpecProblem[] {
   const run = new Validation(options);
-  run.value(value, spec, path, 0);
+  run.value(value, spec, path, 0, options.context?.supportedOS);
   return run.problems;
 }
 
@@ -96,6 +114,7 @@ export function describeValue(value: unknown): string {
   if (value instanceof Date) return "date";
   if (value instanceof Uint8Array) return "data";
   if (isPlistReal(value)) return "real";
+  if (value instanceof PlistUid) return "uid";
   if (isDictionary(value)) return "dictionary";
   return (value as object).constructor?.name ?? "object";
 }
@@ -107,15 +126,8 @@ function isDictionary(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-// The plist codec's PlistReal (src/wire/plist-value.ts) wraps a <real> to keep its type; recognised by shape so
-// this module does not depend on the codec.
-function isPlistReal(value: unknown): value is { value: number } {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    (value as object).constructor?.name === "PlistReal" &&
-    typeof (value as { value?: unknown }).value === "number"
-  );
+function isPlistReal(value: unknown): value is PlistReal {
+  return value instanceof PlistReal;
 }
 
 function numericValue(value: unknown): number | undefined {
@@ -159,11 +171,42 @@ class Validation {
   private readonly lenient: boolean;
   private readonly reportUnknown: boolean;
   private readonly max: number;
+  private readonly context: ValidationContext | undefined;
 
-  constructor(options: ValidateOptions) {
+  constructor(private readonly options: ValidateOptions) {
     this.lenient = options.lenient ?? false;
     this.reportUnknown = options.reportUnknownKeys ?? false;
     this.max = Math.max(1, options.maxProblems ?? DEFAULT_MAX_PROBLEMS);
+    this.context = options.context;
+  }
+
+  /** The key's supportedOS after inheritance, tracked only when a context asks for it. */
+  private inherit(inherited: SupportedOS | undefined, spec: KeySpec): SupportedOS | undefined {
+    if (!this.context) return undefined;
+    return spec.supportedOS ? effectiveSupportedOS(inherited, spec.supportedOS) : inherited;
+  }
+
+  /** Whether a key with this effective supportedOS exists in the validation context. */
+  private applies(support: SupportedOS | undefined): boolean {
+    const context = this.context;
+    if (!context || !support) return true;
+    const p = support[context.platform];
+    if (!p || p.introduced === "n/a") return false;
+    const sharedIPad = context.platform === "iOS" && context.sharedIPad === true;
+    const channels = sharedIPad && p.sharedipad ? p.sharedipad : p;
+    if (context.channel === "device" && channels.devicechannel === false) return false;
+    if (context.channel === "user" && channels.userchannel === false) return false;
+    if (context.userEnrollment !== undefined) {
+      const mode = p.userenrollment?.mode;
+      if (mode === "required" && !context.userEnrollment) return false;
+      if (mode === "forbidden" && context.userEnrollment) return false;
+    }
+    if (context.platform === "iOS" && context.sharedIPad !== undefined) {
+      const mode = p.sharedipad?.mode;
+      if (mode === "required" && !context.sharedIPad) return false;
+      if (mode === "forbidden" && context.sharedIPad) return false;
+    }
+    return true;
   }
 
   private add(path: string, kind: SpecProblemKind, text: string): void {
@@ -171,23 +214,23 @@ class Validation {
     if (this.problems.length >= this.max) throw new Full();
   }
 
-  dictionary(value: unknown, keys: KeyList, path: string, depth: number): void {
+  dictionary(value: unknown, keys: KeyList, path: string, depth: number, support: SupportedOS | undefined): void {
     try {
-      this.dict(value, keys, path, depth);
+      this.dict(value, keys, path, depth, support);
     } catch (err) {
       if (!(err instanceof Full)) throw err;
     }
   }
 
-  value(value: unknown, spec: KeySpec, path: string, depth: number): void {
+  value(value: unknown, spec: KeySpec, path: string, depth: number, support: SupportedOS | undefined): void {
     try {
-      this.check(value, spec, path, depth);
+      this.check(value, spec, path, depth, this.inherit(support, spec));
     } catch (err) {
       if (!(err instanceof Full)) throw err;
     }
   }
 
-  private dict(value: unknown, keys: KeyList, path: string, depth: number): void {
+  private dict(value: unknown, keys: KeyList, path: string, depth: number, support: SupportedOS | undefined): void {
     if (!isDictionary(value)) {
       this.add(path, "type", `expected dictionary, got ${describeValue(value)}`);
       return;
@@ -206,20 +249,24 @@ class Validation {
       described.add(spec.key);
       const child = Object.hasOwn(value, spec.key) ? value[spec.key] : undefined;
       const childPath = join(path, spec.key);
+      const childSupport = this.inherit(support, spec);
       if (child === undefined) {
-        if (spec.presence === "required" && !this.lenient) this.add(childPath, "missing", "required key is missing");
+        if (spec.presence === "required" && !this.lenient && this.applies(childSupport)) {
+          this.add(childPath, "missing", "required key is missing");
+        }
         continue;
       }
-      this.check(child, spec, childPath, depth + 1);
+      this.check(child, spec, childPath, depth + 1, childSupport);
     }
     for (const key of Object.keys(value)) {
       if (described.has(key) || value[key] === undefined) continue;
-      if (wildcard) this.check(value[key], wildcard, join(path, key), depth + 1);
+      if (wildcard) this.check(value[key], wildcard, join(path, key), depth + 1, this.inherit(support, wildcard));
       else if (this.reportUnknown) this.add(join(path, key), "unknown-key", "key is not in the schema");
     }
   }
 
-  private check(value: unknown, spec: KeySpec, path: string, depth: number): void {
+  /** `support` is this key's own effective supportedOS (already inherited). */
+  private check(value: unknown, spec: KeySpec, path: string, depth: number, support: SupportedOS | undefined): void {
     switch (spec.type) {
       case "<any>":
         return;
@@ -229,18 +276,18 @@ class Validation {
           if (!isDictionary(value)) this.add(path, "type", `expected dictionary, got ${describeValue(value)}`);
           return;
         }
-        this.dict(value, keys, path, depth);
+        this.dict(value, keys, path, depth, support);
         return;
       }
       case "<array>":
-        this.array(value, spec, path, depth);
+        this.array(value, spec, path, depth, support);
         return;
       default:
         this.scalar(value, spec, path);
     }
   }
 
-  private array(value: unknown, spec: KeySpec, path: string, depth: number): void {
+  private array(value: unknown, spec: KeySpec, path: string, depth: number, support: SupportedOS | undefined): void {
     if (!Array.isArray(value)) {
       this.add(path, "type", `expected array, got ${describeValue(value)}`);
       return;
@@ -259,22 +306,18 @@ class Validation {
     }
     value.forEach((element, i) => {
       const elementPath = `${path}[${i}]`;
-      if (items.length === 1) this.check(element, items[0]!, elementPath, depth + 1);
-      else this.variant(element, items, elementPath, depth + 1);
+      if (items.length === 1) this.check(element, items[0]!, elementPath, depth + 1, this.inherit(support, items[0]!));
+      else this.variant(element, items, elementPath, depth + 1, support);
     });
   }
 
   /** An element of an array whose item has several shapes (Settings): it must match one of them. */
-  private variant(value: unknown, items: KeyList, path: string, depth: number): void {
+  private variant(value: unknown, items: KeyList, path: string, depth: number, support: SupportedOS | undefined): void {
     let best: SpecProblem[] | undefined;
     let bestItem: KeySpec | undefined;
     for (const item of items) {
-      const trial = new Validation({
-        lenient: this.lenient,
-        reportUnknownKeys: this.reportUnknown,
-        maxProblems: this.max,
-      });
-      trial.value(value, item, path, depth);
+      const trial = new Validation(this.options);
+      trial.value(value, item, path, depth, support);
       if (trial.problems.length === 0) return;
       if (!best || trial.problems.length < best.length) {
         best = trial.problems;
