@@ -38,7 +38,7 @@ function formatReal(n: number): string {
   if (Number.isNaN(n)) return "nan";
   if (n === Infinity) return "+infinity";
   if (n === -Infinity) return "-infinity";
-  return String(n);
+  return Object.is(n, -0) ? "-0" : String(n);
 }
 
 function isInt64Range(n: bigint): boolean {
