@@ -127,7 +127,7 @@ describe("verifySignedData on openssl-made signatures", () => {
 
   it("reports a broken signature", () => {
     const der = Buffer.from(sign(["-nodetach", "-md", "sha256"]));
-    der[der.length - 5] ^= 0xff; // inside the signature value, the last field
+    der[der.length - 5] = der[der.length - 5]! ^ 0xff; // inside the signature value, the last field
     expect(() => verifySignedData(der)).toThrow(expect.objectContaining({ code: "bad-signature" }));
   });
 
