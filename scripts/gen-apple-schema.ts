@@ -710,7 +710,8 @@ function literalUnion(spec: KeySpec, base: string, open: boolean): string {
   const values = spec.rangelist!.filter((v) => (base === "string" ? typeof v === "string" : typeof v === "number"));
   if (values.length !== spec.rangelist!.length || values.length === 0) return base;
   const union = values.map((v) => JSON.stringify(v)).join(" | ");
-  return open ? `${union} | (${base} & {})` : union;
+  // A single allowed value is a discriminator (MessageType, a setting's Item): keep it exact so unions narrow.
+  return open && values.length > 1 ? `${union} | (${base} & {})` : union;
 }
 
 function scalarType(spec: KeySpec, ctx: TypeContext): string {

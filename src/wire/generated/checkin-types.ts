@@ -36,7 +36,7 @@ export interface AuthenticateMessage {
   /** The device's model. */
   Model: string;
   /** The message type, which must have a value of 'Authenticate'. */
-  MessageType: "Authenticate" | (string & {});
+  MessageType: "Authenticate";
   /** The topic to which the device subscribes. */
   Topic: string;
   /** The device's UDID (Unique Device ID). */
@@ -60,7 +60,7 @@ export interface AuthenticateMessage {
 /** Check Out: the check-in message with MessageType CheckOut. */
 export interface CheckOutMessage {
   /** The message type, which must have a value of 'CheckOut'. */
-  MessageType: "CheckOut" | (string & {});
+  MessageType: "CheckOut";
   /** The topic to which the device subscribed. */
   Topic: string;
   /** The device's UDID (Unique Device ID). */
@@ -72,7 +72,7 @@ export interface CheckOutMessage {
 /** Declarative Management: the check-in message with MessageType DeclarativeManagement. */
 export interface DeclarativeManagementMessage {
   /** The message type, which must have a value of 'DeclarativeManagement'. */
-  MessageType: "DeclarativeManagement" | (string & {});
+  MessageType: "DeclarativeManagement";
   /** The type of operation the declaration is requesting. */
   Endpoint: string;
   /** A Base64-encoded JSON object using the SynchronizationTokens schema. */
@@ -94,7 +94,7 @@ export interface DeclarativeManagementMessage {
 /** Get Bootstrap Token: the check-in message with MessageType GetBootstrapToken. */
 export interface GetBootstrapTokenMessage {
   /** The message type, which must have a value of 'GetBootstrapToken'. */
-  MessageType: "GetBootstrapToken" | (string & {});
+  MessageType: "GetBootstrapToken";
   /** If 'true', the device is awaiting a DeviceConfigured MDM command before proceeding through Setup Assistant. */
   AwaitingConfiguration?: boolean;
 }
@@ -108,7 +108,7 @@ export interface GetBootstrapTokenCheckinResponse {
 /** Get Token: the check-in message with MessageType GetToken. */
 export interface GetTokenMessage {
   /** A string that specifies this is a get-token request. */
-  MessageType: "GetToken" | (string & {});
+  MessageType: "GetToken";
   /** A string that specifies the service for the requested token. */
   TokenServiceType: "com.apple.maid" | "com.apple.watch.pairing" | (string & {});
   /** Parameters that the system uses to generate the token. */
@@ -143,7 +143,7 @@ export interface GetTokenCheckinResponse {
 /** Set Bootstrap Token: the check-in message with MessageType SetBootstrapToken. */
 export interface SetBootstrapTokenMessage {
   /** The message type, which must have a value of 'SetBootstrapToken'. */
-  MessageType: "SetBootstrapToken" | (string & {});
+  MessageType: "SetBootstrapToken";
   /** The device's bootstrap token data. */
   BootstrapToken?: Uint8Array;
   /** If 'true', the device is awaiting a DeviceConfigured MDM command before proceeding through Setup Assistant. */
@@ -155,7 +155,7 @@ export interface TokenUpdateMessage {
   /** If 'true', the device is not on console. */
   NotOnConsole: boolean;
   /** The message type, which must have a value of 'TokenUpdate'. */
-  MessageType: "TokenUpdate" | (string & {});
+  MessageType: "TokenUpdate";
   /** The topic the device subscribes to. */
   Topic: string;
   /** The device's UDID. */
@@ -183,7 +183,7 @@ export interface TokenUpdateMessage {
 /** UserAuthenticate: the check-in message with MessageType UserAuthenticate. */
 export interface UserAuthenticateMessage {
   /** The message type, which must have a value of 'UserAuthenticate'. */
-  MessageType: "UserAuthenticate" | (string & {});
+  MessageType: "UserAuthenticate";
   /** The device's UDID (Unique Device ID). */
   UDID: string;
   /** Local mobile user's GUID or network user's GUID from an Open Directory record. */

@@ -236,7 +236,7 @@ export interface ContentCachingInformationResponse {
     /** The error conditions the content cache detected in the 'PeerFilterRanges' in the installed 'com.apple.AssetCache.managed' payload. */
     AlertsForPeerFilterRanges?: {
       [key: string]: {
-        className: "AssetCacheUnfriendlyPeersInFilterRangeAlert" | (string & {});
+        className: "AssetCacheUnfriendlyPeersInFilterRangeAlert";
         postDate: Date;
         peerFilterRangeIndex: number;
         addresses: string[];

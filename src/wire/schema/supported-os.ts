@@ -53,30 +53,35 @@ export function isAvailable(support: PlatformSupport | undefined): boolean {
  */
 export function commandPlatformInfo(platform: Platform, support: PlatformSupport | undefined): CommandPlatformInfo {
   const available = isAvailable(support);
-  const info: { -readonly [K in keyof CommandPlatformInfo]: CommandPlatformInfo[K] } = { available } as CommandPlatformInfo;
-  if (available && support?.introduced !== undefined) info.introduced = support.introduced;
-  if (support?.deprecated !== undefined) info.deprecated = support.deprecated;
-  if (support?.removed !== undefined) info.removed = support.removed;
-  if (available) {
-    info.accessRights = support?.accessrights ?? "None";
-    const bits = accessRightBits(support?.accessrights);
-    if (bits !== undefined) info.accessRightsBits = bits;
-  }
-  info.supervised = support?.supervised ?? false;
-  info.requiresDEP = support?.requiresdep ?? false;
-  info.userApprovedMDM = support?.userapprovedmdm ?? false;
-  info.deviceChannel = available && (support?.devicechannel ?? true);
-  info.userChannel = available && platform === "macOS" && (support?.userchannel ?? false);
-  if (platform === "iOS" && available) {
-    info.sharedIPad = {
-      mode: support?.sharedipad?.mode ?? "allowed",
-      deviceChannel: support?.sharedipad?.devicechannel ?? true,
-      userChannel: support?.sharedipad?.userchannel ?? false,
-    };
-  }
-  info.userEnrollment = {
-    mode: support?.userenrollment?.mode ?? "allowed",
-    ...(support?.userenrollment?.behavior !== undefined ? { behavior: support.userenrollment.behavior } : {}),
+  const introduced = available ? support?.introduced : undefined;
+  const bits = available ? accessRightBits(support?.accessrights) : undefined;
+  const behavior = support?.userenrollment?.behavior;
+  // Built in reading order; optional fields are spread in only when present so generated data stays minimal.
+  const info: CommandPlatformInfo = {
+    available,
+    ...(introduced !== undefined ? { introduced } : {}),
+    ...(support?.deprecated !== undefined ? { deprecated: support.deprecated } : {}),
+    ...(support?.removed !== undefined ? { removed: support.removed } : {}),
+    ...(available ? { accessRights: support?.accessrights ?? "None" } : {}),
+    ...(bits !== undefined ? { accessRightsBits: bits } : {}),
+    supervised: support?.supervised ?? false,
+    requiresDEP: support?.requiresdep ?? false,
+    userApprovedMDM: support?.userapprovedmdm ?? false,
+    deviceChannel: available && (support?.devicechannel ?? true),
+    userChannel: available && platform === "macOS" && (support?.userchannel ?? false),
+    ...(platform === "iOS" && available
+      ? {
+          sharedIPad: {
+            mode: support?.sharedipad?.mode ?? "allowed",
+            deviceChannel: support?.sharedipad?.devicechannel ?? true,
+            userChannel: support?.sharedipad?.userchannel ?? false,
+          },
+        }
+      : {}),
+    userEnrollment: {
+      mode: support?.userenrollment?.mode ?? "allowed",
+      ...(behavior !== undefined ? { behavior } : {}),
+    },
   };
   return info;
 }
