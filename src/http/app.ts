@@ -14,6 +14,12 @@ import { installApiAuth } from "./api/auth.ts";
 import { ErrorResponse } from "./api/schemas.ts";
 import { tokensRoutes } from "./api/tokens-routes.ts";
 import { auditRoutes } from "./api/audit-routes.ts";
+import { commandsRoutes } from "./api/commands-routes.ts";
+import { enrollmentsRoutes } from "./api/enrollments-routes.ts";
+import { mdmRoutes } from "./mdm-routes.ts";
+import { webhooksRoutes } from "./api/webhooks-routes.ts";
+import { enrollmentProfilesRoutes } from "./api/enrollment-profiles-routes.ts";
+import { enrollRoutes } from "./enroll-routes.ts";
 
 export type RouteModule = (app: FastifyInstance) => Promise<void>;
 
@@ -56,6 +62,18 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
   await app.register(swaggerUi, { routePrefix: "/api/docs" });
 
   await app.register(healthRoutes(ctx));
+  await app.register(
+    mdmRoutes({
+      checkin: ctx.mdm.checkin,
+      connect: ctx.mdm.connect,
+      verifier: ctx.mdm.verifier,
+      bodyLimit: ctx.config.mdmBodyLimit,
+      ...(ctx.config.certHeader ? { certHeader: ctx.config.certHeader.toLowerCase() } : {}),
+      metrics: ctx.metrics,
+      logger: ctx.logger,
+    }),
+  );
+  await app.register(enrollRoutes(ctx.enrollmentProfiles));
   for (const mod of options.publicModules ?? []) await app.register(mod);
 
   await app.register(
@@ -64,6 +82,10 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
       api.get("/openapi.json", { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
       await api.register(tokensRoutes(ctx));
       await api.register(auditRoutes(ctx));
+      await api.register(enrollmentsRoutes(ctx));
+      await api.register(commandsRoutes(ctx));
+      await api.register(webhooksRoutes(ctx));
+      await api.register(enrollmentProfilesRoutes(ctx));
       for (const mod of options.apiModules ?? []) await api.register(mod);
     },
     { prefix: "/api/v1" },

@@ -66,7 +66,11 @@ export class CheckinService {
 
   async handle(msg: CheckinMessage, raw: Uint8Array, identity: DeviceIdentity): Promise<MdmResponse> {
     const channel = resolveChannel(msg);
-    if (msg.MessageType === "Authenticate") return this.authenticate(msg, channel, identity);
+    if (msg.MessageType === "Authenticate") {
+      const res = await this.authenticate(msg, channel, identity);
+      if (res.status === 200) this.events.emit("checkin.received", { enrollmentId: channel.id, messageType: msg.MessageType, raw });
+      return res;
+    }
 
     const verdict = await this.binding.check(channel.deviceId, identity);
     if (!verdict.ok) return { status: verdict.status, reason: verdict.reason };

@@ -43,8 +43,8 @@ export function resolveChannel(m: IdentityKeys): ChannelIdentity {
     if (!shortName) throw new EnrollmentIdError("a Shared iPad user message must carry UserShortName");
     return { ...base, id: `${deviceId}:${shortName}`, channel: "user", kind: "shared-ipad" };
   }
-  if (userId) return { ...base, id: `${deviceId}:${userId}`, channel: "user", kind: "user" };
-  if (!udid && enrollmentUserId) return { ...base, id: `${deviceId}:${enrollmentUserId}`, channel: "user", kind: "user" };
+  if (userId) return { ...base, id: `${deviceId}:${userId}`, channel: "user", kind: deviceKind === "user-enrollment" ? "user-enrollment" : "user" };
+  if (!udid && enrollmentUserId) return { ...base, id: `${deviceId}:${enrollmentUserId}`, channel: "user", kind: "user-enrollment" };
   return { ...base, id: deviceId, channel: "device", kind: deviceKind };
 }
 

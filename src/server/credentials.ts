@@ -40,7 +40,7 @@ export function caKeySpec(type: OrchardConfig["caKeyType"]): KeySpec {
   }
 }
 
-export async function ensureServerCredentials(ctx: AppContext): Promise<ServerCredentials> {
+export async function ensureServerCredentials(ctx: Pick<AppContext, "config" | "store" | "secrets" | "logger">): Promise<ServerCredentials> {
   const ca = await ensure(ctx, "ca", () => false, async () => {
     const created = await createCa({ subject: "CN=Orchard MDM CA,O=Orchard", key: caKeySpec(ctx.config.caKeyType), validityDays: ctx.config.caValidityDays });
     ctx.logger.info("created Orchard's certificate authority");
@@ -73,7 +73,7 @@ export async function ensureServerCredentials(ctx: AppContext): Promise<ServerCr
 }
 
 async function ensure(
-  ctx: AppContext,
+  ctx: Pick<AppContext, "config" | "store" | "secrets" | "logger">,
   name: CredentialName,
   needsReplacing: (id: SigningIdentity) => boolean,
   create: () => Promise<SigningIdentity>,

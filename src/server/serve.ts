@@ -9,8 +9,8 @@ import type { OrchardConfig } from "../config.ts";
 import { createLogger } from "../log/logger.ts";
 import { buildHttpApp } from "../http/app.ts";
 import { buildContext } from "./context.ts";
+import { MAINTENANCE_SCHEDULES, startSchedules } from "../jobs/schedules.ts";
 import { ensureAdminToken } from "./first-start.ts";
-import { ensureServerCredentials } from "./credentials.ts";
 
 export interface RunningServer {
   ctx: AppContext;
@@ -32,7 +32,7 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
   const logger = options.logger ?? createLogger(config.logLevel);
   const ctx = await buildContext(config, logger);
   const adminTokenFile = await ensureAdminToken(ctx);
-  const creds = await ensureServerCredentials(ctx);
+  const creds = ctx.credentials;
 
   const app = await buildHttpApp(ctx, {
     https: {
@@ -47,6 +47,9 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
   });
   await app.listen({ host: config.host, port: config.httpsPort });
   const httpsPort = (app.server.address() as AddressInfo).port;
+
+  ctx.jobs.start();
+  const stopSchedules = startSchedules(ctx.store, MAINTENANCE_SCHEDULES, (err) => logger.error({ err }, "could not schedule maintenance"));
 
   let plain: Server | undefined;
   let httpPort: number | undefined;
@@ -71,6 +74,9 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
         });
       }
       await app.close();
+      stopSchedules();
+      await ctx.jobs.stop();
+      await ctx.events.drain();
       await ctx.store.close();
       logger.info("stopped");
     })();

@@ -226,3 +226,36 @@ export async function commandTargets(store: Store, commandUuid: string): Promise
     ...done.map((d) => ({ enrollmentId: d.enrollment_id, status: d.status, raw: d.raw, errorChain: d.error_chain, updatedAt: d.completed_at })),
   ].sort((a, b) => a.enrollmentId.localeCompare(b.enrollmentId));
 }
+
+export interface EnrollmentCommandRow {
+  commandUuid: string;
+  requestType: string;
+  status: QueueStatus | ResultStatus;
+  queuedAt: number;
+  updatedAt: number | null;
+}
+
+/** An enrollment's outstanding commands and its most recent results, newest first. */
+export async function enrollmentCommands(store: Store, enrollmentId: string, limit: number): Promise<{ queue: EnrollmentCommandRow[]; history: EnrollmentCommandRow[] }> {
+  const queue = await store.db
+    .selectFrom("command_queue as q")
+    .innerJoin("commands as c", "c.uuid", "q.command_uuid")
+    .select(["q.command_uuid", "c.request_type", "q.status", "q.queued_at", "q.sent_at"])
+    .where("q.enrollment_id", "=", enrollmentId)
+    .orderBy("q.priority", "desc")
+    .orderBy("q.queued_at")
+    .limit(limit)
+    .execute();
+  const history = await store.db
+    .selectFrom("command_results as r")
+    .leftJoin("commands as c", "c.uuid", "r.command_uuid")
+    .select(["r.command_uuid", "c.request_type", "c.created_at", "r.status", "r.completed_at"])
+    .where("r.enrollment_id", "=", enrollmentId)
+    .orderBy("r.completed_at", "desc")
+    .limit(limit)
+    .execute();
+  return {
+    queue: queue.map((q) => ({ commandUuid: q.command_uuid, requestType: q.request_type, status: q.status, queuedAt: q.queued_at, updatedAt: q.sent_at })),
+    history: history.map((h) => ({ commandUuid: h.command_uuid, requestType: h.request_type ?? "?", status: h.status, queuedAt: h.created_at ?? h.completed_at, updatedAt: h.completed_at })),
+  };
+}

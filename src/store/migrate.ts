@@ -4,6 +4,7 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider, type Mig
 import type { Dialect, Store } from "./db.ts";
 import * as m0001 from "./migrations/0001-foundation.ts";
 import * as m0002 from "./migrations/0002-mdm-engine.ts";
+import * as m0003 from "./migrations/0003-enrollment-profiles.ts";
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -11,6 +12,7 @@ type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void
 const MIGRATIONS: Record<string, MigrationModule> = {
   "0001-foundation": m0001,
   "0002-mdm-engine": m0002,
+  "0003-enrollment-profiles": m0003,
 };
 
 class StaticProvider implements MigrationProvider {

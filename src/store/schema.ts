@@ -68,7 +68,7 @@ export interface AuditLogTable {
 }
 
 export type EnrollmentChannel = "device" | "user";
-/** device: a device channel; user-enrollment: a BYOD User Enrollment device channel; user: a macOS user channel; shared-ipad: a Shared iPad user. */
+/** device: a device's channel; user: a macOS user channel; shared-ipad: a Shared iPad user; user-enrollment: either channel of a User Enrollment (BYOD). */
 export type EnrollmentKind = "device" | "user-enrollment" | "user" | "shared-ipad";
 export type EnrollmentStatus = "authenticated" | "active" | "checked_out";
 
@@ -175,6 +175,50 @@ export interface WebhookDeliveriesTable {
   completed_at: number | null;
 }
 
+export interface EnrollmentProfilesTable {
+  id: string;
+  name: string;
+  description: string;
+  user_affinity: "none" | "user";
+  ownership: "corporate" | "personal";
+  access_rights: number;
+  sign_message: number;
+  check_out_when_removed: number;
+  /** JSON array of strings. */
+  server_capabilities: string;
+  separate_checkin_url: number;
+  use_development_apns: number;
+  removal_disallowed: number;
+  /** Whether the .mobileconfig is CMS-signed by default. */
+  signed: number;
+  validity_days: number;
+  key_size: number;
+  subject_template: string;
+  /** Bumped on every change; payload UUIDs derive from (uuid_seed, version), so they are stable per version. */
+  version: number;
+  uuid_seed: string;
+  /** SHA-256 of the download link's token, hex; the token itself is sealed for showing the link again. */
+  link_token_hash: string;
+  link_token_sealed: Uint8Array;
+  challenge_hash: string;
+  challenge_sealed: Uint8Array;
+  /** When the link and the profile's static SCEP challenge stop working. */
+  expires_at: number;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+export interface ScepChallengesTable {
+  id: string;
+  challenge_hash: string;
+  enrollment_profile_id: string | null;
+  enrollment_id: string | null;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
+}
+
 export interface Database {
   api_tokens: ApiTokensTable;
   pki_credentials: PkiCredentialsTable;
@@ -187,4 +231,6 @@ export interface Database {
   command_results: CommandResultsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  enrollment_profiles: EnrollmentProfilesTable;
+  scep_challenges: ScepChallengesTable;
 }

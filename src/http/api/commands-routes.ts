@@ -1,0 +1,145 @@
+// /api/v1/commands: queue a command to one or many enrollments, follow it per target, cancel it.
+import { Type } from "typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { AppContext } from "../../app-context.ts";
+import { CommandError, MAX_TARGETS, type QueueOptions } from "../../mdm/commands.ts";
+import { ApiError, badRequest, notFound } from "../errors.ts";
+import { authErrors } from "./schemas.ts";
+
+const Queued = Type.Object({ commandUuid: Type.String(), requestType: Type.String(), targets: Type.Integer() });
+const TargetStatus = Type.Union(
+  ["pending", "acknowledged", "error", "commandformaterror", "notnow", "expired", "cancelled"].map((s) => Type.Literal(s)) as [ReturnType<typeof Type.Literal>],
+);
+const Target = Type.Object({
+  enrollmentId: Type.String(),
+  status: TargetStatus,
+  delivered: Type.Boolean({ description: "pending: whether the device has been handed the command (and not answered yet)" }),
+  updatedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+  result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: "The device's full report, as JSON (data as base64)" }),
+  errorChain: Type.Union([Type.Array(Type.Unknown()), Type.Null()]),
+});
+
+function toApiError(e: unknown): never {
+  if (e instanceof CommandError) throw new ApiError(e.status, e.status === 409 ? "conflict" : e.status === 404 ? "not_found" : "invalid_request", e.message, e.details);
+  throw e;
+}
+
+export function commandsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    // Raw command plists are accepted as they are; JSON is the default.
+    app.addContentTypeParser(["application/x-apple-plist", "application/xml", "text/xml"], { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+
+    app.post(
+      "/commands",
+      {
+        config: { auditAction: "command.queue" },
+        schema: {
+          tags: ["commands"],
+          summary: "Queue a command",
+          description:
+            "JSON body {targets, requestType, params}: params are validated against Apple's schema (data as base64, dates as ISO 8601). " +
+            "Or a raw command plist with Content-Type application/x-apple-plist and ?target=ID&target=ID.",
+          querystring: Type.Object({ target: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])) }),
+          body: Type.Unknown(),
+          response: { 201: Queued, ...authErrors, 400: Type.Ref("Error"), 404: Type.Ref("Error"), 409: Type.Ref("Error") },
+        },
+      },
+      async (req, reply) => {
+        const createdBy = `token:${req.principal?.name ?? "?"}`;
+        try {
+          if (Buffer.isBuffer(req.body)) {
+            const t = req.query.target;
+            const targets = t === undefined ? [] : Array.isArray(t) ? t : [t];
+            return reply.status(201).send(await ctx.mdm.commands.queueRaw(req.body, { targets, createdBy }));
+          }
+          const body = parseJsonCommand(req.body);
+          const opts: QueueOptions = { targets: body.targets, createdBy, priority: body.priority ?? 0, expiresAt: body.expiresAt ?? null };
+          return reply.status(201).send(await ctx.mdm.commands.queue(body.requestType, body.params, opts));
+        } catch (e) {
+          return toApiError(e);
+        }
+      },
+    );
+
+    app.get(
+      "/commands/:uuid",
+      {
+        schema: {
+          tags: ["commands"],
+          summary: "A command and its status per target",
+          params: Type.Object({ uuid: Type.String() }),
+          response: {
+            200: Type.Object({
+              commandUuid: Type.String(),
+              requestType: Type.String(),
+              createdAt: Type.String({ format: "date-time" }),
+              expiresAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+              targets: Type.Array(Target),
+            }),
+            ...authErrors,
+            404: Type.Ref("Error"),
+          },
+        },
+      },
+      async (req) => {
+        const s = await ctx.mdm.commands.status(req.params.uuid);
+        if (!s) throw notFound(`command ${req.params.uuid}`);
+        return { ...s, createdAt: new Date(s.createdAt).toISOString(), expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt).toISOString() };
+      },
+    );
+
+    app.delete(
+      "/commands/:uuid",
+      {
+        config: { auditAction: "command.cancel" },
+        schema: {
+          tags: ["commands"],
+          summary: "Cancel a command for every target that has not been sent it yet",
+          params: Type.Object({ uuid: Type.String() }),
+          response: { 200: Type.Object({ cancelled: Type.Integer() }), ...authErrors, 404: Type.Ref("Error") },
+        },
+      },
+      async (req) => {
+        const n = await ctx.mdm.commands.cancel(req.params.uuid);
+        if (n === undefined) throw notFound(`command ${req.params.uuid}`);
+        return { cancelled: n };
+      },
+    );
+  };
+}
+
+interface JsonCommand {
+  targets: string[];
+  requestType: string;
+  params: Record<string, unknown>;
+  priority?: number;
+  expiresAt?: number;
+}
+
+/** Checked by hand rather than by route schema: the same route also takes raw plists. */
+function parseJsonCommand(body: unknown): JsonCommand {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw badRequest("expected a JSON object {targets, requestType, params}");
+  const b = body as Record<string, unknown>;
+  const known = new Set(["targets", "requestType", "params", "priority", "expiresAt"]);
+  const extra = Object.keys(b).filter((k) => !known.has(k));
+  if (extra.length) throw badRequest(`unknown field${extra.length > 1 ? "s" : ""}: ${extra.join(", ")}`);
+  if (!Array.isArray(b.targets) || !b.targets.every((t) => typeof t === "string" && t.length > 0 && t.length <= 200)) {
+    throw badRequest("targets must be an array of enrollment ids");
+  }
+  if (b.targets.length > MAX_TARGETS) throw badRequest(`at most ${MAX_TARGETS} targets per command`);
+  if (typeof b.requestType !== "string" || !b.requestType) throw badRequest("requestType must be a string, e.g. \"DeviceInformation\"");
+  const params = b.params ?? {};
+  if (typeof params !== "object" || params === null || Array.isArray(params)) throw badRequest("params must be an object");
+  let priority: number | undefined;
+  if (b.priority !== undefined) {
+    if (!Number.isInteger(b.priority) || (b.priority as number) < -100 || (b.priority as number) > 100) throw badRequest("priority must be an integer from -100 to 100");
+    priority = b.priority as number;
+  }
+  let expiresAt: number | undefined;
+  if (b.expiresAt !== undefined) {
+    const t = typeof b.expiresAt === "string" ? Date.parse(b.expiresAt) : NaN;
+    if (Number.isNaN(t)) throw badRequest("expiresAt must be an ISO 8601 date-time");
+    expiresAt = t;
+  }
+  return { targets: b.targets as string[], requestType: b.requestType, params: params as Record<string, unknown>, ...(priority !== undefined ? { priority } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) };
+}

@@ -1,0 +1,158 @@
+// /api/v1/enrollment-profiles: the enrollment profiles admins hand out, their .mobileconfig and devices.
+import { Type, type Static } from "typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { AppContext } from "../../app-context.ts";
+import { PROFILE_DEFAULTS, ProfileError, type ProfileInput } from "../../manage/enrollment-profiles/enrollment-profiles.ts";
+import { listEnrollments } from "../../store/enrollments.ts";
+import { ApiError } from "../errors.ts";
+import { authErrors } from "./schemas.ts";
+import { enrollmentView } from "./enrollments-routes.ts";
+
+export const MOBILECONFIG_TYPE = "application/x-apple-aspen-config";
+
+const Fields = {
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  description: Type.String({ maxLength: 2000, description: "Shown to admins only" }),
+  userAffinity: Type.Union([Type.Literal("none"), Type.Literal("user")], { description: "none: corporate userless, shared or kiosk devices; user: the device belongs to a named user" }),
+  ownership: Type.Union([Type.Literal("corporate"), Type.Literal("personal")]),
+  accessRights: Type.Integer({ description: "The MDM payload's AccessRights (default 8191, everything)" }),
+  signMessage: Type.Boolean({ description: "Devices sign every request with Mdm-Signature" }),
+  checkOutWhenRemoved: Type.Boolean(),
+  serverCapabilities: Type.Array(Type.String()),
+  separateCheckInUrl: Type.Boolean({ description: "Give devices a CheckInURL separate from the ServerURL" }),
+  useDevelopmentApns: Type.Boolean(),
+  removalDisallowed: Type.Boolean({ description: "PayloadRemovalDisallowed (honoured on supervised devices)" }),
+  signed: Type.Boolean({ description: "Serve the .mobileconfig CMS-signed (default)" }),
+  validityDays: Type.Integer({ description: "Days the download link and the profile's SCEP challenge work (default 14)" }),
+  keySize: Type.Union([Type.Literal(2048), Type.Literal(4096)]),
+  subjectTemplate: Type.String({ description: "Identity certificate subject; variables %SerialNumber%, %UDID%, %DeviceName%, %ProfileName%" }),
+};
+const CreateBody = Type.Object({ ...Object.fromEntries(Object.entries(Fields).map(([k, v]) => [k, k === "name" ? v : Type.Optional(v)])) } as { name: typeof Fields.name } & { [K in Exclude<keyof typeof Fields, "name">]: ReturnType<typeof Type.Optional<(typeof Fields)[K]>> }, { additionalProperties: false });
+const UpdateBody = Type.Partial(Type.Object(Fields), { additionalProperties: false });
+const Profile = Type.Object({
+  id: Type.String(),
+  ...Fields,
+  version: Type.Integer(),
+  topic: Type.String(),
+  deliverable: Type.Boolean(),
+  notDeliverableReason: Type.Union([Type.String(), Type.Null()]),
+  expiresAt: Type.String({ format: "date-time" }),
+  lapsed: Type.Boolean(),
+  links: Type.Object({ enroll: Type.String(), mobileconfig: Type.String() }),
+  createdAt: Type.String({ format: "date-time" }),
+  updatedAt: Type.String({ format: "date-time" }),
+});
+
+function rethrow(e: unknown): never {
+  if (e instanceof ProfileError) {
+    const code = { 400: "invalid_request", 404: "not_found", 409: "conflict", 410: "gone" }[e.status];
+    throw new ApiError(e.status, code, e.message);
+  }
+  throw e;
+}
+
+export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
+  const profiles = ctx.enrollmentProfiles;
+  const Id = Type.Object({ id: Type.String() });
+  return async (app) => {
+    app.get("/enrollment-profiles", { schema: { tags: ["enrollment profiles"], summary: "List enrollment profiles", response: { 200: Type.Object({ profiles: Type.Array(Profile) }), ...authErrors } } }, async () => ({
+      profiles: await profiles.list(),
+    }));
+
+    app.post(
+      "/enrollment-profiles",
+      { config: { minRole: "admin", auditAction: "enrollment_profile.create" }, schema: { tags: ["enrollment profiles"], summary: "Create an enrollment profile", body: CreateBody, response: { 201: Profile, ...authErrors, 400: Type.Ref("Error"), 409: Type.Ref("Error") } } },
+      async (req, reply) => {
+        const input = { ...PROFILE_DEFAULTS, ...(req.body as Partial<ProfileInput>) } as ProfileInput;
+        return reply.status(201).send(await profiles.create(input).catch(rethrow));
+      },
+    );
+
+    app.get("/enrollment-profiles/:id", { schema: { tags: ["enrollment profiles"], summary: "One enrollment profile", params: Id, response: { 200: Profile, ...authErrors, 404: Type.Ref("Error") } } }, async (req) =>
+      profiles.get(req.params.id).catch(rethrow),
+    );
+
+    app.patch(
+      "/enrollment-profiles/:id",
+      { config: { minRole: "admin", auditAction: "enrollment_profile.update" }, schema: { tags: ["enrollment profiles"], summary: "Change an enrollment profile (its payload UUIDs change with its version)", params: Id, body: UpdateBody, response: { 200: Profile, ...authErrors, 400: Type.Ref("Error"), 404: Type.Ref("Error"), 409: Type.Ref("Error") } } },
+      async (req) => profiles.update(req.params.id, req.body as Static<typeof UpdateBody> as Partial<ProfileInput>).catch(rethrow),
+    );
+
+    app.delete(
+      "/enrollment-profiles/:id",
+      { config: { minRole: "admin", auditAction: "enrollment_profile.delete" }, schema: { tags: ["enrollment profiles"], summary: "Delete an enrollment profile (enrolled devices keep working)", params: Id, response: { 204: Type.Null(), ...authErrors, 404: Type.Ref("Error") } } },
+      async (req, reply) => {
+        await profiles.delete(req.params.id).catch(rethrow);
+        return reply.status(204).send(null);
+      },
+    );
+
+    app.post(
+      "/enrollment-profiles/:id/renew",
+      { config: { minRole: "admin", auditAction: "enrollment_profile.renew" }, schema: { tags: ["enrollment profiles"], summary: "Issue a new download link and SCEP challenge; the old ones stop working", params: Id, response: { 200: Profile, ...authErrors, 404: Type.Ref("Error") } } },
+      async (req) => profiles.renew(req.params.id).catch(rethrow),
+    );
+
+    app.get(
+      "/enrollment-profiles/:id/mobileconfig",
+      {
+        schema: {
+          tags: ["enrollment profiles"],
+          summary: "Download the .mobileconfig (signed unless ?signed=false)",
+          params: Id,
+          querystring: Type.Object({ signed: Type.Optional(Type.Boolean()) }),
+          response: { 200: Type.Unknown(), ...authErrors, 404: Type.Ref("Error"), 410: Type.Ref("Error") },
+        },
+      },
+      async (req, reply) => {
+        const row = await profiles.row(req.params.id).catch(rethrow);
+        const bytes = await profiles.mobileconfig(row, { signed: req.query.signed ?? row.signed === 1 });
+        return reply
+          .type(MOBILECONFIG_TYPE)
+          .header("content-disposition", `attachment; filename="${row.name.replace(/[^A-Za-z0-9._-]+/g, "_")}.mobileconfig"`)
+          .send(Buffer.from(bytes));
+      },
+    );
+
+    app.get(
+      "/enrollment-profiles/:id/devices",
+      {
+        schema: {
+          tags: ["enrollment profiles"],
+          summary: "Devices enrolled through this profile",
+          params: Id,
+          querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }), cursor: Type.Optional(Type.String()) }),
+          response: { 200: Type.Object({ enrollments: Type.Array(Type.Unknown()), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...authErrors, 404: Type.Ref("Error") },
+        },
+      },
+      async (req) => {
+        await profiles.row(req.params.id).catch(rethrow);
+        const rows = await listEnrollments(ctx.store, { enrollmentProfileId: req.params.id, channel: "device" }, req.query.limit + 1, req.query.cursor);
+        const page = rows.slice(0, req.query.limit);
+        return {
+          enrollments: page.map((r) => ({ ...enrollmentView(r), ownership: null as string | null, userAffinity: null as string | null })),
+          nextCursor: rows.length > req.query.limit ? (page[page.length - 1]?.id ?? null) : null,
+        };
+      },
+    );
+
+    app.post(
+      "/scep/challenges",
+      {
+        config: { auditAction: "scep_challenge.create" },
+        schema: {
+          tags: ["enrollment profiles"],
+          summary: "Create a one-time SCEP challenge",
+          body: Type.Optional(Type.Object({ enrollmentProfileId: Type.Optional(Type.String()), ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 30 * 86400 })) }, { additionalProperties: false })),
+          response: { 201: Type.Object({ challenge: Type.String(), expiresAt: Type.String({ format: "date-time" }) }), ...authErrors, 404: Type.Ref("Error") },
+        },
+      },
+      async (req, reply) => {
+        const profileId = req.body?.enrollmentProfileId;
+        if (profileId) await profiles.row(profileId).catch(rethrow);
+        const c = await profiles.createChallenge({ ...(profileId ? { profileId } : {}), ttlMs: (req.body?.ttlSeconds ?? 3600) * 1000 });
+        return reply.status(201).send(c);
+      },
+    );
+  };
+}

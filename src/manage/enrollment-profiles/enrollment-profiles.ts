@@ -1,0 +1,382 @@
+// Enrollment profiles as admins manage them: a named object saying how devices enroll (user affinity,
+// ownership, the MDM payload's options, validity, identity key options), exported as a signed .mobileconfig
+// or a download link. Each profile has a static SCEP challenge that lapses with its link; one-time challenges
+// are issued separately (and for identity renewal).
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import type { Store } from "../../store/db.ts";
+import type { SecretBox } from "../../secrets/envelope.ts";
+import type { EnrollmentProfilesTable } from "../../store/schema.ts";
+import type { Selectable } from "kysely";
+import { buildPlist } from "../../wire/plist.ts";
+import { buildEnrollmentProfile, payloadUuid, scepSubject } from "../../wire/enrollment-profile.ts";
+import { signProfile } from "../../pki/cms-signed-data.ts";
+import type { SigningIdentity } from "../../pki/issue.ts";
+import { subjectString, parseCertificate } from "../../pki/certificate.ts";
+
+export type ProfileRow = Selectable<EnrollmentProfilesTable>;
+
+export const SERVER_CAPABILITIES = ["com.apple.mdm.per-user-connections", "com.apple.mdm.bootstraptoken", "com.apple.mdm.token"] as const;
+export const PLACEHOLDER_TOPIC = "com.apple.mgmt.orchard.placeholder";
+const PURPOSE_LINK = "enrollment-profile.link";
+const PURPOSE_CHALLENGE = "enrollment-profile.challenge";
+
+export class ProfileError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409 | 410,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ProfileInput {
+  name: string;
+  description: string;
+  userAffinity: "none" | "user";
+  ownership: "corporate" | "personal";
+  accessRights: number;
+  signMessage: boolean;
+  checkOutWhenRemoved: boolean;
+  serverCapabilities: string[];
+  separateCheckInUrl: boolean;
+  useDevelopmentApns: boolean;
+  removalDisallowed: boolean;
+  signed: boolean;
+  validityDays: number;
+  keySize: 2048 | 4096;
+  subjectTemplate: string;
+}
+
+export const PROFILE_DEFAULTS: Omit<ProfileInput, "name"> = {
+  description: "",
+  userAffinity: "none",
+  ownership: "corporate",
+  accessRights: 8191,
+  signMessage: true,
+  checkOutWhenRemoved: true,
+  serverCapabilities: [...SERVER_CAPABILITIES],
+  separateCheckInUrl: true,
+  useDevelopmentApns: false,
+  removalDisallowed: false,
+  signed: true,
+  validityDays: 14,
+  keySize: 2048,
+  subjectTemplate: "CN=%SerialNumber%,O=%ProfileName%",
+};
+
+const SUBJECT_VARIABLES = ["%SerialNumber%", "%UDID%", "%ProfileName%", "%DeviceName%"];
+
+/** Apple's AccessRights rules: never 0, within the 13 defined bits, and the dependent rights need their base. */
+export function accessRightsProblem(v: number): string | undefined {
+  if (!Number.isInteger(v) || v < 1 || v > 8191) return "accessRights must be an integer from 1 to 8191 (0 grants nothing and is refused by devices)";
+  if (v & 2 && !(v & 1)) return "accessRights: 2 (install and remove profiles) requires 1 (inspect profiles)";
+  if (v & 128 && !(v & 64)) return "accessRights: 128 (install and remove provisioning profiles) requires 64 (inspect provisioning profiles)";
+  return undefined;
+}
+
+export function validateProfileInput(p: ProfileInput): void {
+  const problem = accessRightsProblem(p.accessRights);
+  if (problem) throw new ProfileError(400, problem);
+  const unknownCaps = p.serverCapabilities.filter((c) => !(SERVER_CAPABILITIES as readonly string[]).includes(c));
+  if (unknownCaps.length) throw new ProfileError(400, `unknown serverCapabilities: ${unknownCaps.join(", ")} (known: ${SERVER_CAPABILITIES.join(", ")})`);
+  if (p.keySize !== 2048 && p.keySize !== 4096) throw new ProfileError(400, "keySize must be 2048 or 4096 (Apple's SCEP payload allows 1024, 2048, 4096; 1024 is too weak)");
+  if (!Number.isInteger(p.validityDays) || p.validityDays < 1 || p.validityDays > 3650) throw new ProfileError(400, "validityDays must be from 1 to 3650");
+  try {
+    scepSubject(expandSubject(p.subjectTemplate, { ProfileName: "x", SerialNumber: "x", UDID: "x", DeviceName: "x" }));
+  } catch (e) {
+    throw new ProfileError(400, `subjectTemplate: ${(e as Error).message}`);
+  }
+  const unknownVars = (p.subjectTemplate.match(/%[A-Za-z]+%/g) ?? []).filter((v) => !SUBJECT_VARIABLES.includes(v));
+  if (unknownVars.length) throw new ProfileError(400, `subjectTemplate: unknown variable ${unknownVars[0]} (known: ${SUBJECT_VARIABLES.join(", ")})`);
+}
+
+export function expandSubject(template: string, vars: Partial<Record<"ProfileName" | "SerialNumber" | "UDID" | "DeviceName", string>>): string {
+  // Values are escaped so that a comma in a name cannot add an RDN.
+  return template.replace(/%([A-Za-z]+)%/g, (m, name: string) => (vars[name as keyof typeof vars] ?? m).replace(/,/g, "\\,"));
+}
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+const newSecret = () => randomBytes(24).toString("base64url");
+
+export interface ProfileDeps {
+  store: Store;
+  secrets: SecretBox;
+  publicUrl: string;
+  dev: boolean;
+  ca: () => SigningIdentity;
+  signer: () => SigningIdentity;
+  /** The push topic of the active push certificate, when one has been uploaded. */
+  activeTopic: () => Promise<string | undefined>;
+}
+
+export interface ProfileView extends ProfileInput {
+  id: string;
+  version: number;
+  topic: string;
+  deliverable: boolean;
+  notDeliverableReason: string | null;
+  expiresAt: string;
+  lapsed: boolean;
+  links: { enroll: string; mobileconfig: string };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export class EnrollmentProfileService {
+  constructor(private readonly deps: ProfileDeps) {}
+
+  private get db() {
+    return this.deps.store.db;
+  }
+
+  async create(input: ProfileInput): Promise<ProfileView> {
+    validateProfileInput(input);
+    this.checkUrls();
+    const now = Date.now();
+    const link = newSecret();
+    const challenge = newSecret();
+    const row: ProfileRow = {
+      id: randomUUID(),
+      ...toColumns(input),
+      version: 1,
+      uuid_seed: randomUUID(),
+      link_token_hash: sha256(link),
+      link_token_sealed: this.deps.secrets.seal(link, PURPOSE_LINK),
+      challenge_hash: sha256(challenge),
+      challenge_sealed: this.deps.secrets.seal(challenge, PURPOSE_CHALLENGE),
+      expires_at: now + input.validityDays * 86_400_000,
+      created_at: now,
+      updated_at: now,
+      deleted_at: null,
+    };
+    await this.insertUnique(row);
+    return this.view(row);
+  }
+
+  private async insertUnique(row: ProfileRow): Promise<void> {
+    const clash = await this.db.selectFrom("enrollment_profiles").select("id").where("name", "=", row.name).where("deleted_at", "is", null).executeTakeFirst();
+    if (clash) throw new ProfileError(409, `an enrollment profile named "${row.name}" already exists`);
+    await this.db.insertInto("enrollment_profiles").values(row).execute();
+  }
+
+  async list(): Promise<ProfileView[]> {
+    const rows = await this.db.selectFrom("enrollment_profiles").selectAll().where("deleted_at", "is", null).orderBy("name").execute();
+    return Promise.all(rows.map((r) => this.view(r)));
+  }
+
+  async get(id: string): Promise<ProfileView> {
+    return this.view(await this.row(id));
+  }
+
+  async row(id: string): Promise<ProfileRow> {
+    const row = await this.db.selectFrom("enrollment_profiles").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row || row.deleted_at !== null) throw new ProfileError(404, `enrollment profile ${id} not found`);
+    return row;
+  }
+
+  async update(id: string, patch: Partial<ProfileInput>): Promise<ProfileView> {
+    const row = await this.row(id);
+    const merged: ProfileInput = { ...fromColumns(row), ...patch };
+    validateProfileInput(merged);
+    if (merged.name !== row.name) {
+      const clash = await this.db.selectFrom("enrollment_profiles").select("id").where("name", "=", merged.name).where("deleted_at", "is", null).where("id", "!=", id).executeTakeFirst();
+      if (clash) throw new ProfileError(409, `an enrollment profile named "${merged.name}" already exists`);
+    }
+    const updated = { ...toColumns(merged), version: row.version + 1, updated_at: Date.now() };
+    await this.db.updateTable("enrollment_profiles").set(updated).where("id", "=", id).execute();
+    return this.view({ ...row, ...updated });
+  }
+
+  /** Deleting enrolls nothing new; devices already enrolled through the profile keep working. */
+  async delete(id: string): Promise<void> {
+    await this.row(id);
+    await this.db.updateTable("enrollment_profiles").set({ deleted_at: Date.now() }).where("id", "=", id).execute();
+  }
+
+  /** New link and static challenge, valid for another validityDays; the old ones stop working. */
+  async renew(id: string): Promise<ProfileView> {
+    const row = await this.row(id);
+    const link = newSecret();
+    const challenge = newSecret();
+    const now = Date.now();
+    const patch = {
+      link_token_hash: sha256(link),
+      link_token_sealed: this.deps.secrets.seal(link, PURPOSE_LINK),
+      challenge_hash: sha256(challenge),
+      challenge_sealed: this.deps.secrets.seal(challenge, PURPOSE_CHALLENGE),
+      expires_at: now + row.validity_days * 86_400_000,
+      version: row.version + 1,
+      updated_at: now,
+    };
+    await this.db.updateTable("enrollment_profiles").set(patch).where("id", "=", id).execute();
+    return this.view({ ...row, ...patch });
+  }
+
+  /** The profile a public download link points to; lapsed and deleted profiles give nothing. */
+  async byLinkToken(token: string): Promise<ProfileRow> {
+    const row = await this.db.selectFrom("enrollment_profiles").selectAll().where("link_token_hash", "=", sha256(token)).executeTakeFirst();
+    if (!row || row.deleted_at !== null) throw new ProfileError(404, "this enrollment link is not valid");
+    if (row.expires_at <= Date.now()) throw new ProfileError(410, "this enrollment link has expired; ask your administrator for a new one");
+    return row;
+  }
+
+  /** The .mobileconfig bytes: signed CMS (DER) or the plain XML plist. */
+  async mobileconfig(row: ProfileRow, opts: { signed: boolean; challenge?: string; device?: { serialNumber?: string; udid?: string; deviceName?: string } }): Promise<Uint8Array> {
+    const topic = (await this.deps.activeTopic()) ?? PLACEHOLDER_TOPIC;
+    const ca = this.deps.ca();
+    const base = this.deps.publicUrl;
+    const input = fromColumns(row);
+    const pending = `pending-${randomBytes(4).toString("hex")}`;
+    const subject = expandSubject(input.subjectTemplate, {
+      ProfileName: row.name,
+      SerialNumber: opts.device?.serialNumber ?? pending,
+      UDID: opts.device?.udid ?? pending,
+      DeviceName: opts.device?.deviceName ?? pending,
+    });
+    const identifier = `com.orchard.enrollment.${row.id}`;
+    const profile = buildEnrollmentProfile({
+      identifier,
+      uuids: {
+        profile: payloadUuid(row.uuid_seed, row.version, "profile"),
+        root: payloadUuid(row.uuid_seed, row.version, "root"),
+        scep: payloadUuid(row.uuid_seed, row.version, "scep"),
+        mdm: payloadUuid(row.uuid_seed, row.version, "mdm"),
+      },
+      displayName: row.name,
+      organization: "Orchard",
+      description: row.description || `Enrolls this device in device management (${row.name})`,
+      removalDisallowed: input.removalDisallowed,
+      caCertDer: ca.certDer,
+      caName: subjectString(parseCertificate(ca.certDer)),
+      scep: {
+        url: `${base}/scep`,
+        challenge: opts.challenge ?? this.deps.secrets.openString(row.challenge_sealed, PURPOSE_CHALLENGE),
+        keysize: input.keySize,
+        subject,
+        name: "Orchard",
+      },
+      mdm: {
+        serverUrl: `${base}/mdm/connect`,
+        ...(input.separateCheckInUrl ? { checkInUrl: `${base}/mdm/checkin` } : {}),
+        topic,
+        accessRights: input.accessRights,
+        signMessage: input.signMessage,
+        serverCapabilities: input.serverCapabilities,
+        checkOutWhenRemoved: input.checkOutWhenRemoved,
+        useDevelopmentApns: input.useDevelopmentApns,
+      },
+    });
+    const xml = new Uint8Array(Buffer.from(buildPlist(profile), "utf8"));
+    return opts.signed ? signProfile(xml, this.deps.signer()) : xml;
+  }
+
+  async accessRights(profileId: string): Promise<number | undefined> {
+    const r = await this.db.selectFrom("enrollment_profiles").select("access_rights").where("id", "=", profileId).executeTakeFirst();
+    return r?.access_rights;
+  }
+
+  /**
+   * Checks a SCEP challenge: a live profile's static challenge, or an unexpired one-time challenge (used up
+   * here, atomically, so a replay finds it spent).
+   */
+  async redeemChallenge(challenge: string): Promise<{ ok: true; profileId: string | null; enrollmentId: string | null } | { ok: false; reason: string }> {
+    if (!challenge) return { ok: false, reason: "no challenge password in the request" };
+    const hash = sha256(challenge);
+    const now = Date.now();
+    const profile = await this.db.selectFrom("enrollment_profiles").select(["id", "expires_at", "deleted_at"]).where("challenge_hash", "=", hash).executeTakeFirst();
+    if (profile) {
+      if (profile.deleted_at !== null) return { ok: false, reason: "the challenge belongs to a deleted enrollment profile" };
+      if (profile.expires_at <= now) return { ok: false, reason: "the enrollment profile's challenge has lapsed" };
+      return { ok: true, profileId: profile.id, enrollmentId: null };
+    }
+    const one = await this.db.selectFrom("scep_challenges").selectAll().where("challenge_hash", "=", hash).executeTakeFirst();
+    if (!one) return { ok: false, reason: "unknown challenge" };
+    if (one.used_at !== null) return { ok: false, reason: "the challenge has already been used" };
+    if (one.expires_at <= now) return { ok: false, reason: "the challenge has expired" };
+    const r = await this.db.updateTable("scep_challenges").set({ used_at: now }).where("id", "=", one.id).where("used_at", "is", null).executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) return { ok: false, reason: "the challenge has already been used" };
+    return { ok: true, profileId: one.enrollment_profile_id, enrollmentId: one.enrollment_id };
+  }
+
+  /** A one-time SCEP challenge, optionally tied to a profile (enrollment) or a device (identity renewal). */
+  async createChallenge(opts: { profileId?: string; enrollmentId?: string; ttlMs?: number } = {}): Promise<{ challenge: string; expiresAt: string }> {
+    const challenge = newSecret();
+    const now = Date.now();
+    const expiresAt = now + (opts.ttlMs ?? 3_600_000);
+    await this.db
+      .insertInto("scep_challenges")
+      .values({ id: randomUUID(), challenge_hash: sha256(challenge), enrollment_profile_id: opts.profileId ?? null, enrollment_id: opts.enrollmentId ?? null, expires_at: expiresAt, used_at: null, created_at: now })
+      .execute();
+    return { challenge, expiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  private checkUrls(): void {
+    const u = new URL(this.deps.publicUrl);
+    const loopback = ["localhost", "127.0.0.1", "[::1]", "::1"].includes(u.hostname);
+    if (u.protocol === "https:") return;
+    if (u.protocol === "http:" && loopback && this.deps.dev) return;
+    throw new ProfileError(400, `devices require https URLs; ORCHARD_PUBLIC_URL is ${this.deps.publicUrl} (plain http is allowed only to loopback with ORCHARD_DEV=true)`);
+  }
+
+  async view(row: ProfileRow): Promise<ProfileView> {
+    const topic = await this.deps.activeTopic();
+    const lapsed = row.expires_at <= Date.now();
+    const base = this.deps.publicUrl;
+    return {
+      id: row.id,
+      ...fromColumns(row),
+      version: row.version,
+      topic: topic ?? PLACEHOLDER_TOPIC,
+      deliverable: topic !== undefined,
+      notDeliverableReason: topic === undefined ? "no push certificate has been uploaded: the profile carries a placeholder topic and real devices cannot be woken" : null,
+      expiresAt: new Date(row.expires_at).toISOString(),
+      lapsed,
+      links: {
+        enroll: `${base}/enroll/${this.deps.secrets.openString(row.link_token_sealed, PURPOSE_LINK)}`,
+        mobileconfig: `${base}/api/v1/enrollment-profiles/${row.id}/mobileconfig`,
+      },
+      createdAt: new Date(row.created_at).toISOString(),
+      updatedAt: new Date(row.updated_at).toISOString(),
+    };
+  }
+}
+
+function toColumns(p: ProfileInput) {
+  return {
+    name: p.name,
+    description: p.description,
+    user_affinity: p.userAffinity,
+    ownership: p.ownership,
+    access_rights: p.accessRights,
+    sign_message: p.signMessage ? 1 : 0,
+    check_out_when_removed: p.checkOutWhenRemoved ? 1 : 0,
+    server_capabilities: JSON.stringify(p.serverCapabilities),
+    separate_checkin_url: p.separateCheckInUrl ? 1 : 0,
+    use_development_apns: p.useDevelopmentApns ? 1 : 0,
+    removal_disallowed: p.removalDisallowed ? 1 : 0,
+    signed: p.signed ? 1 : 0,
+    validity_days: p.validityDays,
+    key_size: p.keySize,
+    subject_template: p.subjectTemplate,
+  };
+}
+
+function fromColumns(r: ProfileRow): ProfileInput {
+  return {
+    name: r.name,
+    description: r.description,
+    userAffinity: r.user_affinity,
+    ownership: r.ownership,
+    accessRights: r.access_rights,
+    signMessage: r.sign_message === 1,
+    checkOutWhenRemoved: r.check_out_when_removed === 1,
+    serverCapabilities: JSON.parse(r.server_capabilities) as string[],
+    separateCheckInUrl: r.separate_checkin_url === 1,
+    useDevelopmentApns: r.use_development_apns === 1,
+    removalDisallowed: r.removal_disallowed === 1,
+    signed: r.signed === 1,
+    validityDays: r.validity_days,
+    keySize: r.key_size === 4096 ? 4096 : 2048,
+    subjectTemplate: r.subject_template,
+  };
+}

@@ -1,0 +1,198 @@
+// Queuing commands for devices: validated against Apple's schema, checked against what each target may
+// execute (platform, channel, supervision, User Enrollment, the access rights of its enrollment profile),
+// built once into the plist devices receive, and queued to every target in one transaction.
+import { randomUUID } from "node:crypto";
+import type { Store } from "../store/db.ts";
+import type { EventBus } from "../events/bus.ts";
+import { cancelPending, commandTargets, insertCommand, type TargetState } from "../store/command-queue.ts";
+import { enrollmentsForTargeting } from "../store/enrollments.ts";
+import { buildPlist, parsePlist, PlistError, type PlistDict, type PlistValue } from "../wire/plist.ts";
+import { jsonDictToPlist, JsonToPlistError } from "../wire/json-to-plist.ts";
+import { checkCommandAllowed, commandSchema, formatProblems, validateCommandParams, ALL_ACCESS_RIGHTS, type Platform } from "../wire/schema/index.ts";
+import { plistJsonReplacer } from "./connect.ts";
+
+export class CommandError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface QueueOptions {
+  targets: string[];
+  priority?: number;
+  /** Epoch ms after which the command is no longer delivered. */
+  expiresAt?: number | null;
+  createdBy: string;
+}
+
+export interface QueuedCommand {
+  commandUuid: string;
+  requestType: string;
+  targets: number;
+}
+
+/** The AccessRights an enrollment profile granted; undefined for devices enrolled without a known profile. */
+export type AccessRightsLookup = (enrollmentProfileId: string) => Promise<number | undefined>;
+
+export const MAX_TARGETS = 100_000;
+const UUID_RE = /^[0-9A-Za-z._-]{1,100}$/;
+
+export class CommandService {
+  constructor(
+    private readonly store: Store,
+    private readonly events: EventBus,
+    private readonly accessRightsOf: AccessRightsLookup = async () => undefined,
+  ) {}
+
+  /** Queues a command given as JSON parameters (converted to plist types by the schema). */
+  async queue(requestType: string, params: Record<string, unknown>, opts: QueueOptions): Promise<QueuedCommand> {
+    const schema = commandSchema(requestType);
+    if (!schema) throw new CommandError(400, `"${requestType}" is not a command in Apple's device-management schema`);
+    let command: PlistDict;
+    try {
+      command = jsonDictToPlist(params, schema.request, "params");
+    } catch (e) {
+      if (e instanceof JsonToPlistError) throw new CommandError(400, e.message);
+      throw e;
+    }
+    return this.queueBuilt(requestType, command, randomUUID(), opts);
+  }
+
+  /** Queues a command given as a complete command plist ({CommandUUID?, Command: {RequestType, …}}). */
+  async queueRaw(plist: Uint8Array, opts: QueueOptions): Promise<QueuedCommand> {
+    let value: PlistValue;
+    try {
+      value = parsePlist(plist);
+    } catch (e) {
+      if (e instanceof PlistError) throw new CommandError(400, `malformed command plist: ${e.message}`);
+      throw e;
+    }
+    if (!isDict(value) || !isDict(value.Command)) throw new CommandError(400, "a command plist is a dictionary with a Command dictionary");
+    const { RequestType: requestType, ...params } = value.Command;
+    if (typeof requestType !== "string") throw new CommandError(400, "Command.RequestType must be a string");
+    const uuid = value.CommandUUID ?? randomUUID();
+    if (typeof uuid !== "string" || !UUID_RE.test(uuid)) throw new CommandError(400, "CommandUUID must be a short string of letters, digits, '.', '_' or '-'");
+    return this.queueBuilt(requestType, params, uuid, opts);
+  }
+
+  private async queueBuilt(requestType: string, params: PlistDict, uuid: string, opts: QueueOptions): Promise<QueuedCommand> {
+    const problems = validateCommandParams(requestType, params);
+    if (problems.length) throw new CommandError(400, `invalid ${requestType} command: ${formatProblems(problems)}`, problems);
+    const targets = [...new Set(opts.targets)];
+    if (targets.length === 0) throw new CommandError(400, "at least one target enrollment is required");
+    if (targets.length > MAX_TARGETS) throw new CommandError(400, `at most ${MAX_TARGETS} targets per command`);
+    await this.checkTargets(requestType, targets);
+
+    const body = buildPlist({ CommandUUID: uuid, Command: { RequestType: requestType, ...params } });
+    const now = Date.now();
+    try {
+      await insertCommand(this.store, { uuid, requestType, body, priority: opts.priority ?? 0, expiresAt: opts.expiresAt ?? null, createdBy: opts.createdBy }, targets, now);
+    } catch (e) {
+      if (/unique|duplicate/i.test((e as Error).message)) throw new CommandError(409, `a command with CommandUUID ${uuid} already exists`);
+      throw e;
+    }
+    this.events.emit("command.queued", { commandUuid: uuid, requestType, targets });
+    return { commandUuid: uuid, requestType, targets: targets.length };
+  }
+
+  private async checkTargets(requestType: string, targets: string[]): Promise<void> {
+    const rows = await enrollmentsForTargeting(this.store, targets);
+    const found = new Map(rows.map((r) => [r.id, r]));
+    const unknown = targets.filter((t) => !found.has(t));
+    if (unknown.length) throw new CommandError(404, `unknown enrollment${unknown.length > 1 ? "s" : ""}: ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? ", …" : ""}`, { unknown: unknown.slice(0, 100) });
+
+    const refusals: Array<{ enrollmentId: string; reason: string }> = [];
+    const rightsCache = new Map<string, number | undefined>();
+    for (const row of rows) {
+      if (row.status === "checked_out") {
+        refusals.push({ enrollmentId: row.id, reason: "the enrollment has checked out (the device removed its MDM profile)" });
+        continue;
+      }
+      const platform = schemaPlatform(row.platform);
+      if (!platform) continue; // Not yet known (no Authenticate facts): nothing to hold against the command.
+      let rights = ALL_ACCESS_RIGHTS;
+      if (row.enrollment_profile_id) {
+        if (!rightsCache.has(row.enrollment_profile_id)) rightsCache.set(row.enrollment_profile_id, await this.accessRightsOf(row.enrollment_profile_id));
+        rights = rightsCache.get(row.enrollment_profile_id) ?? ALL_ACCESS_RIGHTS;
+      }
+      const verdict = checkCommandAllowed(requestType, {
+        platform,
+        ...(row.os_version ? { osVersion: row.os_version } : {}),
+        channel: row.channel,
+        // Supervision is learnt from DeviceInformation; until then it is not held against a command.
+        supervised: row.supervised === null ? true : row.supervised === 1,
+        userEnrollment: row.kind === "user-enrollment",
+        sharedIPad: row.kind === "shared-ipad",
+        accessRights: rights,
+      });
+      if (!verdict.ok) refusals.push({ enrollmentId: row.id, reason: verdict.reason });
+    }
+    if (refusals.length) {
+      const first = refusals[0]!;
+      throw new CommandError(409, `${requestType} cannot be sent to ${refusals.length === 1 ? first.enrollmentId : `${refusals.length} of the targets`}: ${first.reason}`, { refused: refusals.slice(0, 100) });
+    }
+  }
+
+  async status(uuid: string): Promise<{ commandUuid: string; requestType: string; createdAt: number; expiresAt: number | null; targets: TargetView[] } | undefined> {
+    const cmd = await this.store.db.selectFrom("commands").select(["uuid", "request_type", "created_at", "expires_at"]).where("uuid", "=", uuid).executeTakeFirst();
+    if (!cmd) return undefined;
+    const now = Date.now();
+    const targets = (await commandTargets(this.store, uuid)).map((t) => targetView(t, cmd.expires_at, now));
+    return { commandUuid: cmd.uuid, requestType: cmd.request_type, createdAt: cmd.created_at, expiresAt: cmd.expires_at, targets };
+  }
+
+  async cancel(uuid: string): Promise<number | undefined> {
+    const cmd = await this.store.db.selectFrom("commands").select("uuid").where("uuid", "=", uuid).executeTakeFirst();
+    if (!cmd) return undefined;
+    return cancelPending(this.store, uuid, Date.now());
+  }
+}
+
+export interface TargetView {
+  enrollmentId: string;
+  status: "pending" | "acknowledged" | "error" | "commandformaterror" | "notnow" | "expired" | "cancelled";
+  /** pending covers queued and sent-without-answer; this says which. */
+  delivered: boolean;
+  updatedAt: string | null;
+  result: Record<string, unknown> | null;
+  errorChain: unknown[] | null;
+}
+
+function targetView(t: TargetState, expiresAt: number | null, now: number): TargetView {
+  let status: TargetView["status"];
+  if (t.status === "sent") status = "pending";
+  else status = t.status;
+  // A row past its expiry is expired even before the retention job moves it.
+  if ((status === "pending" || status === "notnow") && expiresAt !== null && expiresAt <= now) status = "expired";
+  let result: Record<string, unknown> | null = null;
+  if (t.raw) {
+    try {
+      const parsed = parsePlist(t.raw);
+      result = JSON.parse(JSON.stringify(parsed, plistJsonReplacer)) as Record<string, unknown>;
+    } catch {
+      result = null;
+    }
+  }
+  return {
+    enrollmentId: t.enrollmentId,
+    status,
+    delivered: t.status === "sent",
+    updatedAt: t.updatedAt === null ? null : new Date(t.updatedAt).toISOString(),
+    result,
+    errorChain: t.errorChain ? (JSON.parse(t.errorChain) as unknown[]) : null,
+  };
+}
+
+function schemaPlatform(p: string | null): Platform | undefined {
+  if (p === "iPadOS") return "iOS";
+  if (p === "iOS" || p === "macOS" || p === "tvOS" || p === "visionOS" || p === "watchOS") return p;
+  return undefined;
+}
+
+function isDict(v: PlistValue | undefined): v is PlistDict {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Date) && v.constructor === Object;
+}
