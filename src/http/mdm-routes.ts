@@ -96,7 +96,8 @@ export function mdmRoutes(deps: MdmRouteDeps) {
     }
 
     // Routine device traffic is counted in /metrics, not logged line by line; refusals are logged.
-    const opts = { logLevel: "warn" as const, schema: { hide: true } };
+    const logLevel = deps.logger.isLevelEnabled("warn") ? "warn" : deps.logger.level;
+    const opts = { logLevel, schema: { hide: true } };
     app.put("/mdm/checkin", opts, handler("checkin"));
     app.put("/mdm/connect", opts, handler("either"));
   };

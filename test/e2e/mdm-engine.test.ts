@@ -1,0 +1,337 @@
+// The MDM engine through its HTTP interface: check-ins and connects signed with Mdm-Signature, commands
+// queued through the admin API, on SQLite and PostgreSQL. Messages are built here byte by byte so that
+// every protocol edge (bad plists, foreign certificates, unknown commands) can be exercised exactly.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { FastifyInstance } from "fastify";
+import { describeEachDatabase } from "../databases.ts";
+import { buildTestContext, type TestContext } from "../context.ts";
+import { buildHttpApp } from "../../src/http/app.ts";
+import { buildPlist, parsePlist, type PlistDict, type PlistInput } from "../../src/wire/plist.ts";
+import { signCms } from "../../src/pki/cms-signed-data.ts";
+import { issueDeviceCertificate, type SigningIdentity } from "../../src/pki/issue.ts";
+import { createCa } from "../../src/pki/ca.ts";
+import { generatePrivateKey } from "../../src/pki/keys.ts";
+import { parseCertificate } from "../../src/pki/certificate.ts";
+import type { OrchardEvents } from "../../src/events/bus.ts";
+
+interface TestDevice {
+  udid: string;
+  identity: SigningIdentity;
+}
+
+describeEachDatabase("MDM engine over HTTP", (database) => {
+  let t: TestContext;
+  let app: FastifyInstance;
+  let auth: { authorization: string };
+  const events: Array<{ event: string; payload: unknown }> = [];
+
+  beforeAll(async () => {
+    t = await buildTestContext(database);
+    app = await buildHttpApp(t.ctx);
+    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin")).token}` };
+    t.ctx.events.onAny((event, payload) => void events.push({ event, payload }));
+  });
+  afterAll(async () => {
+    await app.close();
+    await t.cleanup();
+  });
+
+  const keyPromise = generatePrivateKey({ type: "rsa", bits: 2048 });
+  async function newDevice(ca: SigningIdentity = t.ctx.credentials.ca, profileId?: string): Promise<TestDevice> {
+    const key = await keyPromise;
+    const udid = randomUUID().toUpperCase();
+    const certDer = issueDeviceCertificate(ca, { subject: `CN=${udid}`, publicKey: key });
+    if (profileId) {
+      const c = parseCertificate(certDer);
+      await t.ctx.store.db
+        .insertInto("issued_certificates")
+        .values({ serial: c.serialNumberHex, kind: "identity", subject: `CN=${udid}`, not_before: c.notBefore.getTime(), not_after: c.notAfter.getTime(), fingerprint: c.fingerprint, enrollment_id: null, enrollment_profile_id: profileId, revoked_at: null, created_at: Date.now() })
+        .execute();
+    }
+    return { udid, identity: { certDer, key } };
+  }
+
+  function signed(device: TestDevice, body: Uint8Array, digest: "sha1" | "sha256" = "sha256"): string {
+    return Buffer.from(signCms(body, device.identity, { detached: true, digest, certificates: [device.identity.certDer] })).toString("base64");
+  }
+
+  async function put(device: TestDevice, path: string, message: PlistInput, opts: { contentType?: string; signWith?: TestDevice; tamper?: boolean; digest?: "sha1" | "sha256" } = {}) {
+    const body = Buffer.from(buildPlist(message), "utf8");
+    const sig = signed(opts.signWith ?? device, body, opts.digest);
+    const sent = opts.tamper ? Buffer.from(body.toString("utf8").replace("</dict>", "<key>X</key><string>y</string></dict>")) : body;
+    const headers: Record<string, string> = { "mdm-signature": sig };
+    if (opts.contentType) headers["content-type"] = opts.contentType;
+    return app.inject({ method: "PUT", url: path, headers, payload: sent });
+  }
+
+  const checkin = (d: TestDevice, msg: PlistDict, opts: { signWith?: TestDevice; tamper?: boolean; digest?: "sha1" | "sha256" } = {}) =>
+    put(d, "/mdm/checkin", { UDID: d.udid, Topic: "com.apple.mgmt.test", ...msg }, { contentType: "application/x-apple-aspen-mdm-checkin", ...opts });
+
+  async function enroll(d: TestDevice, facts: PlistDict = {}) {
+    const a = await checkin(d, { MessageType: "Authenticate", DeviceName: "Test iPhone", Model: "iPhone15,2", ModelName: "iPhone", ProductName: "iPhone15,2", OSVersion: "17.4", BuildVersion: "21E219", SerialNumber: `SN${d.udid.slice(0, 8)}`, ...facts });
+    expect(a.statusCode).toBe(200);
+    const tu = await checkin(d, { MessageType: "TokenUpdate", Token: new Uint8Array(32).fill(7), PushMagic: randomUUID(), UnlockToken: new Uint8Array([1, 2, 3]) });
+    expect(tu.statusCode).toBe(200);
+  }
+
+  const connect = (d: TestDevice, report: PlistDict, extra: { UserID?: string } = {}) => put(d, "/mdm/connect", { UDID: d.udid, ...extra, ...report });
+
+  async function queue(targets: string[], requestType: string, params: Record<string, unknown> = {}, more: Record<string, unknown> = {}) {
+    return app.inject({ method: "POST", url: "/api/v1/commands", headers: auth, payload: { targets, requestType, params, ...more } });
+  }
+
+  function commandOf(body: string): { uuid: string; requestType: string } {
+    const d = parsePlist(Buffer.from(body)) as PlistDict;
+    return { uuid: d.CommandUUID as string, requestType: (d.Command as PlistDict).RequestType as string };
+  }
+
+  it("enrolls (Authenticate, TokenUpdate), records the facts and activates the enrollment", async () => {
+    const d = await newDevice();
+    await enroll(d);
+    const r = await app.inject({ url: `/api/v1/enrollments/${d.udid}`, headers: auth });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ id: d.udid, status: "active", channel: "device", platform: "iOS", osVersion: "17.4", serialNumber: `SN${d.udid.slice(0, 8)}`, hasUnlockToken: true, push: { hasToken: true } });
+    await t.ctx.events.drain();
+    expect(events.some((e) => e.event === "enrollment.activated" && (e.payload as OrchardEvents["enrollment.activated"]).enrollmentId === d.udid)).toBe(true);
+    // Optional facts may be missing; a re-enrollment keeps what was known.
+    expect((await checkin(d, { MessageType: "Authenticate" })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/api/v1/enrollments/${d.udid}`, headers: auth })).json()).toMatchObject({ status: "authenticated", osVersion: "17.4" });
+  });
+
+  it("delivers queued commands one at a time, in order, to one and to many, and stores results", async () => {
+    const [a, b] = [await newDevice(), await newDevice()];
+    await enroll(a);
+    await enroll(b);
+    const first = (await queue([a.udid, b.udid], "DeviceInformation", { Queries: ["OSVersion", "SerialNumber"] })).json();
+    expect(first).toMatchObject({ requestType: "DeviceInformation", targets: 2 });
+    const urgent = (await queue([a.udid], "SecurityInfo", {}, { priority: 10 })).json();
+
+    const r1 = await connect(a, { Status: "Idle" });
+    expect(r1.statusCode).toBe(200);
+    expect(commandOf(r1.body)).toEqual({ uuid: urgent.commandUuid, requestType: "SecurityInfo" });
+    const r2 = await connect(a, { Status: "Acknowledged", CommandUUID: urgent.commandUuid, SecurityInfo: { PasscodePresent: true } });
+    expect(commandOf(r2.body).uuid).toBe(first.commandUuid);
+    const r3 = await connect(a, { Status: "Acknowledged", CommandUUID: first.commandUuid, QueryResponses: { OSVersion: "17.4", SerialNumber: "X" } });
+    expect(r3.statusCode).toBe(200);
+    expect(r3.body).toBe("");
+    expect(r3.headers["content-length"]).toBe("0");
+
+    const rb = await connect(b, { Status: "Idle" });
+    expect(commandOf(rb.body).uuid).toBe(first.commandUuid);
+    await connect(b, { Status: "Error", CommandUUID: first.commandUuid, ErrorChain: [{ ErrorCode: 12021, ErrorDomain: "MCMDMErrorDomain", LocalizedDescription: "Nope" }] });
+
+    const status = (await app.inject({ url: `/api/v1/commands/${first.commandUuid}`, headers: auth })).json();
+    const byId = Object.fromEntries(status.targets.map((x: { enrollmentId: string }) => [x.enrollmentId, x]));
+    expect(byId[a.udid]).toMatchObject({ status: "acknowledged", result: { QueryResponses: { OSVersion: "17.4" } } });
+    expect(byId[b.udid]).toMatchObject({ status: "error", errorChain: [{ ErrorCode: 12021, ErrorDomain: "MCMDMErrorDomain" }] });
+    const history = (await app.inject({ url: `/api/v1/enrollments/${a.udid}/commands`, headers: auth })).json();
+    expect(history.history.map((h: { requestType: string }) => h.requestType).sort()).toEqual(["DeviceInformation", "SecurityInfo"]);
+  });
+
+  it("keeps a NotNow command queued and redelivers it at the next Idle", async () => {
+    const d = await newDevice();
+    await enroll(d);
+    const c = (await queue([d.udid], "ProfileList")).json();
+    expect(commandOf((await connect(d, { Status: "Idle" })).body).uuid).toBe(c.commandUuid);
+    const after = await connect(d, { Status: "NotNow", CommandUUID: c.commandUuid });
+    expect(after.body).toBe("");
+    expect((await app.inject({ url: `/api/v1/commands/${c.commandUuid}`, headers: auth })).json().targets[0].status).toBe("notnow");
+    expect(commandOf((await connect(d, { Status: "Idle" })).body).uuid).toBe(c.commandUuid);
+  });
+
+  it("does not deliver expired or cancelled commands", async () => {
+    const d = await newDevice();
+    await enroll(d);
+    const expired = (await queue([d.udid], "ProfileList", {}, { expiresAt: new Date(Date.now() - 1000).toISOString() })).json();
+    const cancelled = (await queue([d.udid], "CertificateList")).json();
+    const del = await app.inject({ method: "DELETE", url: `/api/v1/commands/${cancelled.commandUuid}`, headers: auth });
+    expect(del.json()).toEqual({ cancelled: 1 });
+    expect((await connect(d, { Status: "Idle" })).body).toBe("");
+    expect((await app.inject({ url: `/api/v1/commands/${expired.commandUuid}`, headers: auth })).json().targets[0].status).toBe("expired");
+    expect((await app.inject({ url: `/api/v1/commands/${cancelled.commandUuid}`, headers: auth })).json().targets[0].status).toBe("cancelled");
+  });
+
+  it("stops delivery after CheckOut and keeps the history", async () => {
+    const d = await newDevice();
+    await enroll(d);
+    await queue([d.udid], "ProfileList");
+    expect((await checkin(d, { MessageType: "CheckOut" })).statusCode).toBe(200);
+    expect((await connect(d, { Status: "Idle" })).statusCode).toBe(401);
+    expect((await app.inject({ url: `/api/v1/enrollments/${d.udid}`, headers: auth })).json().status).toBe("checked_out");
+    const refused = await queue([d.udid], "ProfileList");
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error.message).toContain("checked out");
+  });
+
+  it("gives a macOS user channel its own queue", async () => {
+    const d = await newDevice();
+    await enroll(d, { Model: "Mac14,2", ProductName: "Mac14,2", ModelName: "MacBook Air", OSVersion: "14.4" });
+    const userId = randomUUID().toUpperCase();
+    const tu = await checkin(d, { MessageType: "TokenUpdate", UserID: userId, UserShortName: "ada", UserLongName: "Ada Lovelace", Token: new Uint8Array(32).fill(9), PushMagic: randomUUID() });
+    expect(tu.statusCode).toBe(200);
+    const userEnrollment = `${d.udid}:${userId}`;
+    const u = (await app.inject({ url: `/api/v1/enrollments/${encodeURIComponent(userEnrollment)}`, headers: auth })).json();
+    expect(u).toMatchObject({ channel: "user", kind: "user", deviceId: d.udid, userShortName: "ada", status: "active" });
+    const forUser = (await queue([userEnrollment], "ProfileList")).json();
+    const forDevice = (await queue([d.udid], "CertificateList")).json();
+    expect(commandOf((await connect(d, { Status: "Idle" }, { UserID: userId })).body).uuid).toBe(forUser.commandUuid);
+    expect(commandOf((await connect(d, { Status: "Idle" })).body).uuid).toBe(forDevice.commandUuid);
+    // A device-only command is refused for the user channel with the reason.
+    const lock = await queue([userEnrollment], "DeviceLock");
+    expect(lock.statusCode).toBe(409);
+    expect(lock.json().error.message).toMatch(/user channel|channel/i);
+  });
+
+  it("escrows the bootstrap token encrypted, returns it, and clears it on request", async () => {
+    const d = await newDevice();
+    await enroll(d, { Model: "Mac14,2", ProductName: "Mac14,2" });
+    const token = new Uint8Array(Buffer.from("bootstrap-token-secret-value"));
+    expect((await checkin(d, { MessageType: "SetBootstrapToken", BootstrapToken: token })).statusCode).toBe(200);
+    const row = await t.ctx.store.db.selectFrom("enrollments").select("bootstrap_token_sealed").where("id", "=", d.udid).executeTakeFirst();
+    expect(Buffer.from(row!.bootstrap_token_sealed!).includes(Buffer.from("bootstrap-token-secret-value"))).toBe(false);
+    const got = await checkin(d, { MessageType: "GetBootstrapToken" });
+    expect(Buffer.from((parsePlist(got.rawPayload) as PlistDict).BootstrapToken as Uint8Array).toString()).toBe("bootstrap-token-secret-value");
+    expect((await checkin(d, { MessageType: "SetBootstrapToken" })).statusCode).toBe(200);
+    expect(parsePlist((await checkin(d, { MessageType: "GetBootstrapToken" })).rawPayload)).toEqual({});
+  });
+
+  it("answers UserAuthenticate with 410, GetToken for an unknown service with 400, DeclarativeManagement with 404", async () => {
+    const d = await newDevice();
+    await enroll(d, { Model: "Mac14,2", ProductName: "Mac14,2" });
+    expect((await checkin(d, { MessageType: "UserAuthenticate", UserID: randomUUID(), DigestResponse: "" })).statusCode).toBe(410);
+    expect((await checkin(d, { MessageType: "GetToken", TokenServiceType: "com.example.nope" })).statusCode).toBe(400);
+    expect((await checkin(d, { MessageType: "DeclarativeManagement", Endpoint: "tokens" })).statusCode).toBe(404);
+  });
+
+  it("accepts both when check-ins and reports share the ServerURL", async () => {
+    const d = await newDevice();
+    const a = await put(d, "/mdm/connect", { MessageType: "Authenticate", UDID: d.udid, Topic: "t" }, { contentType: "application/x-apple-aspen-mdm-checkin" });
+    expect(a.statusCode).toBe(200);
+    // No Content-Type at all: told apart by MessageType vs Status.
+    expect((await put(d, "/mdm/connect", { MessageType: "TokenUpdate", UDID: d.udid, Topic: "t", Token: new Uint8Array(32), PushMagic: "pm" })).statusCode).toBe(200);
+    expect((await put(d, "/mdm/connect", { Status: "Idle", UDID: d.udid })).statusCode).toBe(200);
+  });
+
+  it("accepts SHA-1 and SHA-256 signatures and refuses altered bodies, foreign CAs and certificates bound elsewhere", async () => {
+    const d = await newDevice();
+    await enroll(d);
+    expect((await connect(d, { Status: "Idle" })).statusCode).toBe(200);
+    expect((await put(d, "/mdm/connect", { UDID: d.udid, Status: "Idle" }, { digest: "sha1" })).statusCode).toBe(200);
+    const tampered = await put(d, "/mdm/connect", { UDID: d.udid, Status: "Idle" }, { tamper: true });
+    expect(tampered.statusCode).toBe(401);
+    expect(tampered.body).toContain("digest-mismatch");
+
+    const foreignCa = await createCa({ subject: "CN=Evil CA" });
+    const intruder = await newDevice(foreignCa);
+    const foreign = await checkin(intruder, { MessageType: "Authenticate" });
+    expect(foreign.statusCode).toBe(401);
+    expect(foreign.body).toContain("untrusted");
+
+    // Another device's certificate cannot speak for this one, at check-in or at connect.
+    const other = await newDevice();
+    await enroll(other);
+    expect((await put(d, "/mdm/connect", { UDID: d.udid, Status: "Idle" }, { signWith: other })).statusCode).toBe(401);
+    const hijack = await put(d, "/mdm/checkin", { UDID: d.udid, MessageType: "Authenticate", Topic: "t" }, { signWith: other, contentType: "application/x-apple-aspen-mdm-checkin" });
+    expect(hijack.statusCode).toBe(401);
+    expect(hijack.body).toContain("bound to another enrollment");
+    // Unsigned requests prove nothing.
+    expect((await app.inject({ method: "PUT", url: "/mdm/connect", payload: buildPlist({ UDID: d.udid, Status: "Idle" }) })).statusCode).toBe(401);
+  });
+
+  it("refuses bad input with a clear 4xx that changes nothing", async () => {
+    const d = await newDevice();
+    await enroll(d);
+    const c = (await queue([d.udid], "ProfileList")).json();
+    const garbage = await app.inject({ method: "PUT", url: "/mdm/checkin", headers: { "mdm-signature": signed(d, Buffer.from("<plist><dict><key>")) }, payload: "<plist><dict><key>" });
+    expect(garbage.statusCode).toBe(400);
+    expect(garbage.body).toContain("malformed plist");
+    const unknownType = await checkin(d, { MessageType: "Teleport" });
+    expect(unknownType.statusCode).toBe(400);
+    expect(unknownType.body).toContain("Teleport");
+    const noUdid = await put(d, "/mdm/checkin", { MessageType: "Authenticate", Topic: "t" }, { contentType: "application/x-apple-aspen-mdm-checkin" });
+    expect(noUdid.statusCode).toBe(400);
+    expect(noUdid.body).toContain("UDID");
+    const stranger = await newDevice();
+    expect((await connect(stranger, { Status: "Idle" })).statusCode).toBe(401);
+    const neverSent = await connect(d, { Status: "Acknowledged", CommandUUID: c.commandUuid });
+    expect(neverSent.statusCode).toBe(400);
+    expect(neverSent.body).toContain("was not sent");
+    const badStatus = await connect(d, { Status: "Maybe" });
+    expect(badStatus.statusCode).toBe(400);
+    // Nothing changed: the command is still there to be delivered.
+    expect(commandOf((await connect(d, { Status: "Idle" })).body).uuid).toBe(c.commandUuid);
+    const tooBig = await app.inject({ method: "PUT", url: "/mdm/connect", payload: Buffer.alloc(t.ctx.config.mdmBodyLimit + 1) });
+    expect(tooBig.statusCode).toBe(413);
+  });
+
+  it("refuses commands the target cannot execute: access rights, unknown commands, bad parameters, unknown targets", async () => {
+    const limited = (await app.inject({ method: "POST", url: "/api/v1/enrollment-profiles", headers: auth, payload: { name: `limited-${database.dialect}`, accessRights: 1 | 16 } })).json();
+    const d = await newDevice(t.ctx.credentials.ca, limited.id);
+    await enroll(d);
+    expect((await app.inject({ url: `/api/v1/enrollments/${d.udid}`, headers: auth })).json().enrollmentProfileId).toBe(limited.id);
+    const erase = await queue([d.udid], "EraseDevice", { PIN: "123456" });
+    expect(erase.statusCode).toBe(409);
+    expect(erase.json().error.message).toMatch(/access right/i);
+    expect((await queue([d.udid], "Teleport")).statusCode).toBe(400);
+    const bad = await queue([d.udid], "DeviceInformation", { Queries: "OSVersion" });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toContain("Queries");
+    const unknown = await queue(["nobody"], "ProfileList");
+    expect(unknown.statusCode).toBe(404);
+    // Nothing was queued by any of these.
+    expect((await connect(d, { Status: "Idle" })).body).toBe("");
+  });
+
+  it("takes a raw command plist", async () => {
+    const d = await newDevice();
+    await enroll(d);
+    const uuid = `raw-${randomUUID()}`;
+    const r = await app.inject({
+      method: "POST",
+      url: `/api/v1/commands?target=${d.udid}`,
+      headers: { ...auth, "content-type": "application/x-apple-plist" },
+      payload: buildPlist({ CommandUUID: uuid, Command: { RequestType: "DeviceLock", Message: "Call IT" } }),
+    });
+    expect(r.statusCode).toBe(201);
+    expect(r.json()).toEqual({ commandUuid: uuid, requestType: "DeviceLock", targets: 1 });
+    const got = parsePlist(Buffer.from((await connect(d, { Status: "Idle" })).body)) as PlistDict;
+    expect(got).toEqual({ CommandUUID: uuid, Command: { RequestType: "DeviceLock", Message: "Call IT" } });
+  });
+
+  it("sends signed webhooks, in Orchard's format and NanoMDM's", async () => {
+    const received: Array<{ headers: Record<string, unknown>; body: string }> = [];
+    const server: Server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        received.push({ headers: req.headers, body });
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const h1 = (await app.inject({ method: "POST", url: "/api/v1/webhooks", headers: auth, payload: { url, events: ["command.completed"], secret: "s3cret-s3cret-s3cret" } })).json();
+    await app.inject({ method: "POST", url: "/api/v1/webhooks", headers: auth, payload: { url, events: ["mdm.Connect"], format: "nanomdm" } });
+    const d = await newDevice();
+    await enroll(d);
+    const c = (await queue([d.udid], "ProfileList")).json();
+    await connect(d, { Status: "Idle" });
+    await connect(d, { Status: "Acknowledged", CommandUUID: c.commandUuid, ProfileList: [] });
+    await t.ctx.events.drain();
+    await t.ctx.jobs.runDue();
+    server.close();
+    const ours = received.find((r) => r.headers["x-orchard-event"] === "command.completed" && JSON.parse(r.body).data?.commandUuid === c.commandUuid);
+    expect(ours).toBeDefined();
+    const { createHmac } = await import("node:crypto");
+    const expected = createHmac("sha256", "s3cret-s3cret-s3cret").update(`${ours!.headers["x-orchard-timestamp"]}.${ours!.body}`).digest("hex");
+    expect(ours!.headers["x-orchard-signature"]).toBe(`sha256=${expected}`);
+    const nano = received.map((r) => JSON.parse(r.body)).find((b) => b.topic === "mdm.Connect" && b.acknowledge_event?.command_uuid === c.commandUuid);
+    expect(nano.acknowledge_event).toMatchObject({ udid: d.udid, status: "Acknowledged" });
+    expect(parsePlist(Buffer.from(nano.acknowledge_event.raw_payload, "base64"))).toMatchObject({ Status: "Acknowledged", CommandUUID: c.commandUuid });
+    const log = (await app.inject({ url: `/api/v1/webhooks/${h1.webhook.id}/deliveries`, headers: auth })).json();
+    expect(log.deliveries.some((x: { status: string; responseStatus: number }) => x.status === "delivered" && x.responseStatus === 200)).toBe(true);
+  });
+});
