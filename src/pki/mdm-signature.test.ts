@@ -157,13 +157,12 @@ describe("Mdm-Signature from openssl cms/smime", () => {
     expectFailure(verifier().verify(cmsSign("nc.der", "device.pem", "device.key", "-nocerts"), BODY), "signer-certificate-missing");
   });
 
-  it("rejects a signature made with a key other than the certificate's", () => {
-    // openssl refuses to sign with a mismatched key, so swap the embedded certificate for another one with the same issuer and serial.
-    const header = Buffer.from(cmsSign("mk.der", "device.pem", "device.key", "-noattr"), "base64");
-    const signed = signMdmBody(BODY, der("ec-device.pem"), readFileSync(file("ec.key"), "utf8"), "sha256", { signedAttributes: false });
+  it("rejects a signature made with a key other than the certificate's, and a corrupted signature", () => {
     const v = verifier();
-    expectOk(v.verify(signed, BODY), "ec-device.pem");
-    // Corrupt the last byte of the RSA signature: a real signature check must notice.
+    const wrongKey = signMdmBody(BODY, der("device.pem"), readFileSync(file("foreign.key"), "utf8"), "sha256");
+    expectFailure(v.verify(wrongKey, BODY), "bad-signature");
+    // Without unsigned attributes the last byte of the DER is the last byte of the signature value.
+    const header = Buffer.from(cmsSign("mk.der", "device.pem", "device.key", "-noattr"), "base64");
     header[header.length - 1] = (header[header.length - 1] ?? 0) ^ 0x01;
     expectFailure(v.verify(header.toString("base64"), BODY), "bad-signature");
   });
@@ -207,7 +206,7 @@ describe("Mdm-Signature from openssl cms/smime", () => {
 
 describe("Mdm-Signature from pkijs (cross-check)", () => {
   beforeAll(() => {
-    pkijs.setEngine("node", new pkijs.CryptoEngine({ name: "node", crypto: webcrypto as unknown as Crypto }));
+    pkijs.setEngine("node", new pkijs.CryptoEngine({ name: "node", crypto: webcrypto as unknown as ConstructorParameters<typeof pkijs.CryptoEngine>[0]["crypto"] }));
   });
 
   async function pkijsSign(body: Uint8Array, hash: "SHA-1" | "SHA-256", withAttributes: boolean): Promise<string> {
@@ -215,25 +214,23 @@ describe("Mdm-Signature from pkijs (cross-check)", () => {
     const pkcs8 = createPrivateKey(readFileSync(file("device.key"))).export({ format: "der", type: "pkcs8" });
     const key = await webcrypto.subtle.importKey("pkcs8", pkcs8, { name: "RSASSA-PKCS1-v1_5", hash }, false, ["sign"]);
     const digest = await webcrypto.subtle.digest(hash, body);
+    const signedAttrs = new pkijs.SignedAndUnsignedAttributes({
+      type: 0,
+      attributes: [
+        new pkijs.Attribute({ type: "1.2.840.113549.1.9.3", values: [new asn1js.ObjectIdentifier({ value: "1.2.840.113549.1.7.1" })] }),
+        new pkijs.Attribute({ type: "1.2.840.113549.1.9.4", values: [new asn1js.OctetString({ valueHex: digest })] }),
+        new pkijs.Attribute({ type: "1.2.840.113549.1.9.5", values: [new asn1js.UTCTime({ valueDate: new Date() })] }),
+      ],
+    });
+    const signerInfo = new pkijs.SignerInfo({
+      version: 1,
+      sid: new pkijs.IssuerAndSerialNumber({ issuer: cert.issuer, serialNumber: cert.serialNumber }),
+      ...(withAttributes ? { signedAttrs } : {}),
+    });
     const signedData = new pkijs.SignedData({
       version: 1,
       encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: "1.2.840.113549.1.7.1" }),
-      signerInfos: [
-        new pkijs.SignerInfo({
-          version: 1,
-          sid: new pkijs.IssuerAndSerialNumber({ issuer: cert.issuer, serialNumber: cert.serialNumber }),
-          signedAttrs: withAttributes
-            ? new pkijs.SignedAndUnsignedAttributes({
-                type: 0,
-                attributes: [
-                  new pkijs.Attribute({ type: "1.2.840.113549.1.9.3", values: [new asn1js.ObjectIdentifier({ value: "1.2.840.113549.1.7.1" })] }),
-                  new pkijs.Attribute({ type: "1.2.840.113549.1.9.4", values: [new asn1js.OctetString({ valueHex: digest })] }),
-                  new pkijs.Attribute({ type: "1.2.840.113549.1.9.5", values: [new asn1js.UTCTime({ valueDate: new Date() })] }),
-                ],
-              })
-            : undefined,
-        }),
-      ],
+      signerInfos: [signerInfo],
       certificates: [cert],
     });
     await signedData.sign(key, 0, hash, body);

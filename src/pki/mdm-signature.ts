@@ -136,9 +136,13 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
     return entry;
   }
 
-  /** Trust of a leaf: cached when positive, or when negative for reasons the intermediates cannot change. */
+  /**
+   * Trust of a leaf, decided once. A remembered "untrusted" is decided again when intermediates come along,
+   * since they may complete the path; every other outcome depends on the leaf and the anchors alone.
+   */
   function trustOf(entry: CertEntry, intermediateDers: readonly Uint8Array[]): ChainResult {
-    if (entry.trust !== undefined) return entry.trust;
+    const known = entry.trust;
+    if (known !== undefined && (known.ok || known.reason !== "untrusted-certificate" || intermediateDers.length === 0)) return known;
     counters.chainChecks++;
     const intermediates: ParsedCertificate[] = [];
     for (const der of intermediateDers) {
@@ -149,7 +153,8 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
       }
     }
     const result = buildChain(entry.cert, intermediates, anchors, maxIntermediates);
-    if (result.ok || result.reason !== "untrusted-certificate" || intermediateDers.length === 0) entry.trust = result;
+    // A path that failed with these intermediates may succeed with others: remember only what they cannot change.
+    if (result.ok || result.reason !== "untrusted-certificate" || intermediateDers.length === 0 || known === undefined) entry.trust = result;
     return result;
   }
 
