@@ -123,6 +123,14 @@ describe("Mdm-Signature from openssl cms/smime", () => {
     expectOk(v.verify(cmsSign("int.der", "via-intermediate.pem", "ec.key", "-certfile", "intermediate.pem"), BODY), "via-intermediate.pem");
   });
 
+  it("accepts BER with indefinite lengths (openssl cms -stream)", () => {
+    const value = cmsSign("stream.der", "device.pem", "device.key", "-stream", "-md", "sha1");
+    const bytes = Buffer.from(value, "base64");
+    expect([bytes[0], bytes[1]]).toEqual([0x30, 0x80]);
+    expectOk(verifier().verify(value, BODY), "device.pem");
+    expectFailure(verifier().verify(value, ALTERED), "digest-mismatch");
+  });
+
   it("accepts header values with line breaks (folded base64)", () => {
     const value = cmsSign("folded.der", "device.pem", "device.key");
     expectOk(verifier().verify(value.replace(/(.{64})/g, "$1\n"), BODY), "device.pem");
