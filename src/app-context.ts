@@ -17,6 +17,7 @@ import type { DeviceCertificateVerifier } from "./http/mdm-routes.ts";
 import type { WebhookService } from "./events/webhooks.ts";
 import type { JobRunner } from "./jobs/runner.ts";
 import type { EnrollmentProfileService } from "./manage/enrollment-profiles/enrollment-profiles.ts";
+import type { ScepIssuance } from "./pki/scep-issuance.ts";
 
 export interface MdmServices {
   checkin: CheckinService;
@@ -39,5 +40,6 @@ export interface AppContext {
   mdm: MdmServices;
   webhooks: WebhookService;
   enrollmentProfiles: EnrollmentProfileService;
+  scep: ScepIssuance;
   jobs: JobRunner;
 }

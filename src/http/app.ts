@@ -20,6 +20,8 @@ import { mdmRoutes } from "./mdm-routes.ts";
 import { webhooksRoutes } from "./api/webhooks-routes.ts";
 import { enrollmentProfilesRoutes } from "./api/enrollment-profiles-routes.ts";
 import { enrollRoutes } from "./enroll-routes.ts";
+import { scepRoutes } from "./scep-routes.ts";
+import { certificatesRoutes } from "./api/certificates-routes.ts";
 
 export type RouteModule = (app: FastifyInstance) => Promise<void>;
 
@@ -74,6 +76,7 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
     }),
   );
   await app.register(enrollRoutes(ctx.enrollmentProfiles));
+  await app.register(scepRoutes({ issuance: ctx.scep, ca: () => ctx.credentials.ca, ra: () => ctx.credentials.scepRa, bodyLimit: 256 * 1024, metrics: ctx.metrics }));
   for (const mod of options.publicModules ?? []) await app.register(mod);
 
   await app.register(
@@ -86,6 +89,7 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
       await api.register(commandsRoutes(ctx));
       await api.register(webhooksRoutes(ctx));
       await api.register(enrollmentProfilesRoutes(ctx));
+      await api.register(certificatesRoutes(ctx));
       for (const mod of options.apiModules ?? []) await api.register(mod);
     },
     { prefix: "/api/v1" },

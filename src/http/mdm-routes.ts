@@ -5,7 +5,7 @@
 // body means anything.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TLSSocket } from "node:tls";
-import type { Logger } from "pino";
+import type { Logger, LevelWithSilent as LogLevel } from "pino";
 import { parsePlist, PlistError, type PlistValue } from "../wire/plist.ts";
 import { CheckinMessageError, decodeCheckinMessage } from "../wire/checkin-message.ts";
 import { CommandReportError, decodeCommandReport } from "../wire/command-report.ts";
@@ -23,10 +23,10 @@ export type IdentityResult = ({ ok: true } & DeviceIdentity) | { ok: false; reas
 export interface DeviceCertificateVerifier {
   /** Mdm-Signature: base64 detached CMS SignedData over the exact body. */
   verifySignature(headerValue: string, body: Uint8Array): IdentityResult;
-  /** A certificate presented over TLS or forwarded by a trusted proxy (DER). */
+  /** A certificate presented over TLS (DER). */
   verifyCertificate(der: Uint8Array): IdentityResult;
-  /** Parses a proxy header value (URL-escaped PEM or RFC 9440 :base64:) to DER, or undefined. */
-  parseForwardedCertificate(headerValue: string): Uint8Array | undefined;
+  /** A certificate forwarded by a trusted proxy (RFC 9440 :base64:, URL-escaped PEM, …). */
+  verifyForwarded(headerValue: string): IdentityResult;
 }
 
 export interface MdmRouteDeps {
@@ -96,7 +96,7 @@ export function mdmRoutes(deps: MdmRouteDeps) {
     }
 
     // Routine device traffic is counted in /metrics, not logged line by line; refusals are logged.
-    const logLevel = deps.logger.isLevelEnabled("warn") ? "warn" : deps.logger.level;
+    const logLevel: LogLevel = deps.logger.isLevelEnabled("warn") ? "warn" : (deps.logger.level as LogLevel);
     const opts = { logLevel, schema: { hide: true } };
     app.put("/mdm/checkin", opts, handler("checkin"));
     app.put("/mdm/connect", opts, handler("either"));
@@ -108,11 +108,7 @@ function establishIdentity(req: FastifyRequest, body: Uint8Array, deps: MdmRoute
   if (typeof signature === "string" && signature.length > 0) return deps.verifier.verifySignature(signature, body);
   if (deps.certHeader) {
     const forwarded = req.headers[deps.certHeader];
-    if (typeof forwarded === "string" && forwarded.length > 0) {
-      const der = deps.verifier.parseForwardedCertificate(forwarded);
-      if (!der) return { ok: false, reason: `unreadable certificate in the ${deps.certHeader} header` };
-      return deps.verifier.verifyCertificate(der);
-    }
+    if (typeof forwarded === "string" && forwarded.length > 0) return deps.verifier.verifyForwarded(forwarded);
   }
   const socket = req.raw.socket as Partial<TLSSocket>;
   if (typeof socket.getPeerCertificate === "function") {

@@ -2,8 +2,8 @@
 // forwarded by a trusted proxy, all verified against Orchard's CA (and configured extra CAs) by the cached
 // verifier in src/pki/mdm-signature.ts.
 import { createMdmSignatureVerifier } from "../pki/mdm-signature.ts";
+import { parseClientCertificateHeader } from "../pki/mdm-signature-cert-header.ts";
 import type { DeviceCertificateVerifier, IdentityResult } from "../http/mdm-routes.ts";
-import { pemBlocks } from "../pki/pem.ts";
 
 export function createDeviceCertificateVerifier(trustedCaDers: Uint8Array[]): DeviceCertificateVerifier {
   const v = createMdmSignatureVerifier({ trustedCaDers });
@@ -11,27 +11,10 @@ export function createDeviceCertificateVerifier(trustedCaDers: Uint8Array[]): De
     r.ok ? { ok: true, certDer: r.certDer, fingerprint: r.fingerprint } : { ok: false, reason: `${r.reason}: ${r.detail}` };
   return {
     verifySignature: (header, body) => adapt(v.verify(header, body)),
+    verifyForwarded: (header) => {
+      const parsed = parseClientCertificateHeader(header);
+      return parsed.ok ? adapt(v.verifyIdentityCertificate(parsed.certDer, parsed.chain)) : { ok: false, reason: `${parsed.reason}: ${parsed.detail}` };
+    },
     verifyCertificate: (der) => adapt(v.verifyIdentityCertificate(der)),
-    parseForwardedCertificate,
   };
-}
-
-/** A proxy's client-certificate header: RFC 9440 (":base64:") or URL-escaped PEM (nginx $ssl_client_escaped_cert). */
-export function parseForwardedCertificate(value: string): Uint8Array | undefined {
-  const v = value.trim();
-  const sf = /^:([A-Za-z0-9+/]+={0,2}):$/.exec(v);
-  if (sf?.[1]) return new Uint8Array(Buffer.from(sf[1], "base64"));
-  let text: string;
-  try {
-    text = decodeURIComponent(v.replace(/\+/g, " "));
-  } catch {
-    return undefined;
-  }
-  // Some proxies put the PEM on one line with spaces instead of newlines.
-  const normalised = text.replace(/-----BEGIN CERTIFICATE-----\s*/, "-----BEGIN CERTIFICATE-----\n").replace(/\s*-----END CERTIFICATE-----/, "\n-----END CERTIFICATE-----").replace(/(?<=\n[^-]*) (?=[^-])/g, "\n");
-  try {
-    return pemBlocks(normalised).find((b) => b.label === "CERTIFICATE")?.der;
-  } catch {
-    return undefined;
-  }
 }

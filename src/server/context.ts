@@ -23,6 +23,7 @@ import { WebhookService, WEBHOOK_JOB } from "../events/webhooks.ts";
 import { JobRunner } from "../jobs/runner.ts";
 import { expireDue, pruneResults } from "../store/command-queue.ts";
 import { EnrollmentProfileService } from "../manage/enrollment-profiles/enrollment-profiles.ts";
+import { ScepIssuance } from "../pki/scep-issuance.ts";
 
 export async function buildContext(config: OrchardConfig, logger: Logger): Promise<AppContext> {
   const secrets = new SecretBox(loadOrCreateKeyring(config.dataDir, config.masterKey));
@@ -58,6 +59,15 @@ async function assemble(config: OrchardConfig, logger: Logger, store: Store, sec
     signer: () => credentials.profileSigning,
     activeTopic: async () => undefined,
   });
+  const scep = new ScepIssuance({
+    store,
+    ca: () => credentials.ca,
+    ra: () => credentials.scepRa,
+    allowLegacyDes: config.scepAllowLegacyDes,
+    identityValidityDays: 365,
+    redeemChallenge: (c) => enrollmentProfiles.redeemChallenge(c),
+    logger,
+  });
   const profileOfCertificate = async (fingerprint: string) =>
     (await store.db.selectFrom("issued_certificates").select("enrollment_profile_id").where("fingerprint", "=", fingerprint).executeTakeFirst())?.enrollment_profile_id;
   const checkin = new CheckinService(store, secrets, events, binding, logger, { userAuthenticate: "decline", getToken: new Map() }, profileOfCertificate);
@@ -75,5 +85,5 @@ async function assemble(config: OrchardConfig, logger: Logger, store: Store, sec
     const pruned = await pruneResults(store, Date.now() - config.resultRetentionDays * 86_400_000);
     if (pruned.results || pruned.commands) logger.info(pruned, "pruned old command results");
   });
-  return { ...base, credentials, mdm: { checkin, connect, commands, binding, verifier }, webhooks, jobs, enrollmentProfiles };
+  return { ...base, credentials, mdm: { checkin, connect, commands, binding, verifier }, webhooks, jobs, enrollmentProfiles, scep };
 }

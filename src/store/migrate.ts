@@ -1,6 +1,6 @@
 // Applies the migration set in order, once each. Both databases share the set; a migration that
 // needs a dialect-specific type asks for it through the dialect argument.
-import { Migrator, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from "kysely";
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from "kysely";
 import type { Dialect, Store } from "./db.ts";
 import * as m0001 from "./migrations/0001-foundation.ts";
 import * as m0002 from "./migrations/0002-mdm-engine.ts";
@@ -31,10 +31,13 @@ export interface MigrateOutcome {
 }
 
 export async function migrate(store: Store): Promise<MigrateOutcome> {
+  // Name the schema explicitly on PostgreSQL: without it kysely may find its bookkeeping tables in another
+  // schema of the same database and skip creating them in ours.
+  const schema = store.dialect === "postgres" ? (store.schema ?? (await sql<{ s: string }>`select current_schema() as s`.execute(store.db)).rows[0]?.s) : undefined;
   const migrator = new Migrator({
     db: store.db,
     provider: new StaticProvider(store.dialect),
-    ...(store.schema ? { migrationTableSchema: store.schema } : {}),
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const result: MigrationResultSet = await migrator.migrateToLatest();
   if (result.error) {
