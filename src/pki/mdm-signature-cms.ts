@@ -80,9 +80,22 @@ const DIGEST_FROM_SIGNATURE_OID: ReadonlyMap<string, CmsDigest> = new Map(
   [...SIGNATURE_ALGORITHMS].flatMap(([oid, [, hash]]) => (hash === undefined ? [] : [[oid, hash] as [string, CmsDigest]])),
 );
 
-function algorithmOid(b: Uint8Array, tlv: Tlv | undefined, what: string): string {
+/** Known OIDs by their encoded content, so the hot path compares bytes instead of decoding dotted strings. */
+function byContent<V>(table: ReadonlyMap<string, V>): [Uint8Array, V][] {
+  return [...table].map(([dotted, v]) => [oidContent(dotted), v]);
+}
+const DIGEST_TABLE = byContent(DIGESTS);
+const DIGEST_FROM_SIGNATURE_TABLE = byContent(DIGEST_FROM_SIGNATURE_OID);
+const SIGNATURE_TABLE = byContent(SIGNATURE_ALGORITHMS);
+
+/** The algorithm's OID looked up in `table`; `undefined` value with the dotted OID (for the message) when unknown. */
+function lookupAlgorithm<V>(b: Uint8Array, tlv: Tlv | undefined, what: string, ...tables: [Uint8Array, V][][]): { value: V | undefined; oid: () => string } {
   const parts = children(b, expectTag(tlv, DerTag.SEQUENCE, what));
-  return oidToString(b, expectTag(parts[0], DerTag.OID, `${what} OID`));
+  const oid = expectTag(parts[0], DerTag.OID, `${what} OID`);
+  for (const table of tables) {
+    for (const [content, value] of table) if (oidEquals(b, oid, content)) return { value, oid: () => oidToString(b, oid) };
+  }
+  return { value: undefined, oid: () => oidToString(b, oid) };
 }
 
 export function parseDetachedSignedData(der: Uint8Array): DetachedSignedData {
@@ -138,9 +151,9 @@ function parse(b: Uint8Array): DetachedSignedData {
     throw new CmsStructureError("malformed", "SignerInfo has no valid signer identifier");
   }
 
-  const digestOid = algorithmOid(b, si[j++], "digestAlgorithm");
-  const digest = DIGESTS.get(digestOid) ?? DIGEST_FROM_SIGNATURE_OID.get(digestOid);
-  if (digest === undefined) throw new CmsStructureError("unsupported", `digest algorithm ${digestOid} is not supported`);
+  const digestAlg = lookupAlgorithm(b, si[j++], "digestAlgorithm", DIGEST_TABLE, DIGEST_FROM_SIGNATURE_TABLE);
+  const digest = digestAlg.value;
+  if (digest === undefined) throw new CmsStructureError("unsupported", `digest algorithm ${digestAlg.oid()} is not supported`);
 
   let signedAttributes: Uint8Array | undefined;
   let messageDigest: Uint8Array | undefined;
@@ -151,9 +164,9 @@ function parse(b: Uint8Array): DetachedSignedData {
     messageDigest = readRequiredAttributes(b, attrs, contentOf(b, eContentType));
   }
 
-  const signatureOid = algorithmOid(b, si[j++], "signatureAlgorithm");
-  const algorithm = SIGNATURE_ALGORITHMS.get(signatureOid);
-  if (algorithm === undefined) throw new CmsStructureError("unsupported", `signature algorithm ${signatureOid} is not supported`);
+  const signatureAlg = lookupAlgorithm(b, si[j++], "signatureAlgorithm", SIGNATURE_TABLE);
+  const algorithm = signatureAlg.value;
+  if (algorithm === undefined) throw new CmsStructureError("unsupported", `signature algorithm ${signatureAlg.oid()} is not supported`);
   const signatureTlv = si[j++];
   if (signatureTlv?.tag === 0x24) throw new CmsStructureError("unsupported", "constructed (BER) signature OCTET STRING");
   const signature = contentOf(b, expectTag(signatureTlv, DerTag.OCTET_STRING, "signature"));

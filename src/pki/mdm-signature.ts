@@ -96,6 +96,15 @@ function fail(reason: MdmSignatureFailure, detail: string): { ok: false; reason:
 
 function decodeHeader(value: string): Uint8Array | undefined {
   if (value.length === 0 || value.length > MAX_HEADER_LENGTH) return undefined;
+  // Fast path for the usual single-line standard base64: Node skips characters outside the alphabet, so a
+  // decoded length short of what the text length implies means the text was not clean base64.
+  if (value.length % 4 === 0) {
+    const bytes = Buffer.from(value, "base64");
+    const padding = value.endsWith("==") ? 2 : value.endsWith("=") ? 1 : 0;
+    if (bytes.length === (value.length / 4) * 3 - padding && bytes.length > 0 && value.indexOf("-") === -1 && value.indexOf("_") === -1) {
+      return bytes;
+    }
+  }
   const compact = /\s/.test(value) ? value.replace(/\s+/g, "") : value;
   if (!BASE64_RE.test(compact) || compact.replace(/=+$/, "").length % 4 === 1) return undefined;
   const bytes = Buffer.from(compact, compact.includes("-") || compact.includes("_") ? "base64url" : "base64");
@@ -108,7 +117,8 @@ function matchesSigner(cert: ParsedCertificate, id: SignerId): boolean {
 }
 
 export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions): MdmSignatureVerifier {
-  const now = options.now ?? (() => new Date());
+  const clock = options.now;
+  const nowMs = clock === undefined ? Date.now : () => clock().getTime();
   const maxIntermediates = options.maxIntermediates ?? 4;
   const cache = new LruCache<string, CertEntry>(options.cacheSize ?? 10_000);
   // A bad trust anchor is a configuration error: say so at startup rather than refuse every device later.
@@ -159,7 +169,7 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
   }
 
   function checkWindow(trust: ChainResult & { ok: true }): { ok: false; reason: MdmSignatureFailure; detail: string } | undefined {
-    const t = now().getTime();
+    const t = nowMs();
     if (t < trust.notBefore.getTime()) return fail("certificate-not-yet-valid", `valid from ${trust.notBefore.toISOString()}`);
     if (t > trust.notAfter.getTime()) return fail("certificate-expired", `expired at ${trust.notAfter.toISOString()}`);
     return undefined;
