@@ -6,7 +6,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TLSSocket } from "node:tls";
 import type { Logger, LevelWithSilent as LogLevel } from "pino";
-import { parsePlist, PlistError, type PlistValue } from "../wire/plist.ts";
+import { PlistError, type PlistValue } from "../wire/plist.ts";
+import { readDevicePlist } from "../wire/checkin-reader.ts";
 import { CheckinMessageError, decodeCheckinMessage } from "../wire/checkin-message.ts";
 import { CommandReportError, decodeCommandReport } from "../wire/command-report.ts";
 import { EnrollmentIdError } from "../mdm/enrollment-id.ts";
@@ -58,7 +59,7 @@ export function mdmRoutes(deps: MdmRouteDeps) {
 
       let value: PlistValue;
       try {
-        value = parsePlist(body);
+        value = readDevicePlist(body);
       } catch (e) {
         if (e instanceof PlistError) return refuse(reply, req, 400, `malformed plist: ${e.message}`, kind);
         throw e;
