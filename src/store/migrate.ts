@@ -5,6 +5,7 @@ import type { Dialect, Store } from "./db.ts";
 import * as m0001 from "./migrations/0001-foundation.ts";
 import * as m0002 from "./migrations/0002-mdm-engine.ts";
 import * as m0003 from "./migrations/0003-enrollment-profiles.ts";
+import * as m0004 from "./migrations/0004-push.ts";
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   "0001-foundation": m0001,
   "0002-mdm-engine": m0002,
   "0003-enrollment-profiles": m0003,
+  "0004-push": m0004,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -219,6 +219,46 @@ export interface ScepChallengesTable {
   created_at: number;
 }
 
+export interface PushCertificatesTable {
+  /** The APNs topic, from the certificate's UID (com.apple.mgmt.External.…). */
+  topic: string;
+  subject: string;
+  issuer: string;
+  serial: string;
+  /** SHA-256 of the certificate DER, hex. */
+  fingerprint: string;
+  /** The certificate followed by any chain uploaded with it, PEM. */
+  cert_pem: string;
+  /** Private key (PKCS#8 DER), sealed by the secrets envelope. */
+  key_sealed: Uint8Array;
+  not_before: number;
+  not_after: number;
+  /** 1 for the topic new enrollment profiles carry (exactly one row). */
+  active: number;
+  /** The last certificate-level refusal from APNs (403), for the alert. */
+  last_error: string | null;
+  last_error_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PushCertificateRequestsTable {
+  /** SHA-256 of the key's SubjectPublicKeyInfo, hex: how an uploaded certificate finds its key. */
+  spki_sha256: string;
+  subject: string;
+  key_sealed: Uint8Array;
+  created_at: number;
+}
+
+export interface PushRetriesTable {
+  enrollment_id: string;
+  /** When the re-push sweep looks at this enrollment again. */
+  retry_at: number;
+  /** Re-pushes so far since the last push for new work. */
+  attempts: number;
+  pushed_at: number;
+}
+
 export interface Database {
   api_tokens: ApiTokensTable;
   pki_credentials: PkiCredentialsTable;
@@ -233,4 +273,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   enrollment_profiles: EnrollmentProfilesTable;
   scep_challenges: ScepChallengesTable;
+  push_certificates: PushCertificatesTable;
+  push_certificate_requests: PushCertificateRequestsTable;
+  push_retries: PushRetriesTable;
 }
