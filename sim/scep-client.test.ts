@@ -255,7 +255,14 @@ describe("PKCSReq round trips", () => {
     const client = new ScepClient({ url: URL_BASE, fetch: server.fetch });
     const csr = createCsr({ subject: "CN=x", key: deviceKey, challengePassword: "good-challenge" });
     const signer = { certDer: selfSignedCertificate(deviceKey, "CN=x"), key: deviceKey };
-    const r = await client.request("PKCSReq", csr, signer, "T1", deviceKey, ca.certDer);
+    const r = await client.request({
+      messageType: "PKCSReq",
+      messageData: csr,
+      signer,
+      transactionId: "T1",
+      expectedKey: deviceKey,
+      recipientCertDer: ca.certDer,
+    });
     expect(r).toMatchObject({ status: "FAILURE", failInfo: "badMessageCheck" });
   });
 

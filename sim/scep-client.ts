@@ -215,44 +215,59 @@ export class ScepClient {
     });
     // RFC 8894 2.3: without a certificate, sign with a self-signed one for the same key and subject.
     const signer: SigningIdentity = { certDer: selfSignedCertificate(p.key, p.subject), key: p.key };
-    return this.request("PKCSReq", csr, signer, transactionIdFor(p.key), p.key);
+    return this.request({ messageType: "PKCSReq", messageData: csr, signer, transactionId: transactionIdFor(p.key), expectedKey: p.key });
   }
 
   /** RenewalReq: a new certificate for `key`, authorised by the current certificate. */
   async renew(p: { key: KeyObject; subject: string; current: SigningIdentity }): Promise<ScepResult> {
     const csr = createCsr({ subject: p.subject, key: p.key });
-    return this.request("RenewalReq", csr, p.current, transactionIdFor(p.key), p.key);
+    return this.request({
+      messageType: "RenewalReq",
+      messageData: csr,
+      signer: p.current,
+      transactionId: transactionIdFor(p.key),
+      expectedKey: p.key,
+    });
   }
 
   /** CertPoll (GetCertInitial) for a pending request, signed by the same identity as the request. */
   async poll(p: { transactionId: string; subject: string; signer: SigningIdentity }): Promise<ScepResult> {
     const { ca } = await this.prepare();
     const data = issuerAndSubject(parseCertificate(ca.caCertDer).subjectDer, encodeName(p.subject));
-    return this.request("CertPoll", data, p.signer, p.transactionId);
+    return this.request({ messageType: "CertPoll", messageData: data, signer: p.signer, transactionId: p.transactionId });
   }
 
-  /** Builds, sends and checks one request; `recipientCertDer` overrides the RA (for negative tests). */
-  async request(
-    messageType: "PKCSReq" | "RenewalReq" | "CertPoll" | "GetCert",
-    messageData: Uint8Array,
-    signer: SigningIdentity,
-    transactionId: string,
-    expectedKey?: KeyObject,
-    recipientCertDer?: Uint8Array,
-  ): Promise<ScepResult> {
+  /** Builds, sends and checks one request. */
+  async request(r: {
+    messageType: "PKCSReq" | "RenewalReq" | "CertPoll" | "GetCert";
+    messageData: Uint8Array;
+    signer: SigningIdentity;
+    transactionId: string;
+    /** For enrollments: the key the issued certificate must certify. */
+    expectedKey?: KeyObject;
+    /** Encrypt to this certificate instead of the RA's (for negative tests). */
+    recipientCertDer?: Uint8Array;
+  }): Promise<ScepResult> {
     const { caps, ca } = await this.prepare();
     const algorithms = chooseAlgorithms(caps, this.opts);
     const { der, senderNonce } = buildPkiRequest({
-      messageType,
-      transactionId,
-      messageData,
-      recipientCertDer: recipientCertDer ?? ca.recipientCertDer,
-      signer,
+      messageType: r.messageType,
+      transactionId: r.transactionId,
+      messageData: r.messageData,
+      recipientCertDer: r.recipientCertDer ?? ca.recipientCertDer,
+      signer: r.signer,
       encryption: algorithms.encryption,
       digest: algorithms.digest,
     });
     const replyDer = await this.pkiOperation(der, algorithms.method);
-    return this.checkReply(replyDer, { transactionId, senderNonce, signer, ca, algorithms, ...(expectedKey ? { expectedKey } : {}) });
+    return this.checkReply(replyDer, {
+      transactionId: r.transactionId,
+      senderNonce,
+      signer: r.signer,
+      ca,
+      algorithms,
+      ...(r.expectedKey ? { expectedKey: r.expectedKey } : {}),
+    });
   }
 
   private checkReply(

@@ -111,6 +111,7 @@ class Refusal extends Error {
 }
 
 const EC_CURVES = new Set(["prime256v1", "secp384r1", "secp521r1"]);
+const MAX_RSA_BITS = 8192;
 
 /**
  * Handles a PKIOperation. Returns a CertRep for everything that is a SCEP message, including
@@ -290,6 +291,8 @@ function checkKeyPolicy(csr: Csr, minRsaBits: number): void {
   const k = csr.key;
   if (k.type === "rsa") {
     if (k.bits < minRsaBits) throw new Refusal("badRequest", `RSA key of ${k.bits} bits is below the minimum of ${minRsaBits}`);
+    // Devices use 2048 or 4096; anything far larger only makes every later verification slow.
+    if (k.bits > MAX_RSA_BITS) throw new Refusal("badRequest", `RSA key of ${k.bits} bits is above the maximum of ${MAX_RSA_BITS}`);
     return;
   }
   if (k.type === "ec" && k.curve && EC_CURVES.has(k.curve)) return;

@@ -256,6 +256,35 @@ describe("handleScepRequest input handling", () => {
     expect(outcome).toMatchObject({ status: "FAILURE", failInfo: "badRequest" });
   });
 
+  it("accepts P-256 keys but refuses curves outside the allowed set", async () => {
+    const request = (k: KeyObject) =>
+      buildPkiRequest({
+        messageType: "PKCSReq",
+        transactionId: "T-ec",
+        messageData: createCsr({ subject: "CN=ec", key: k, challengePassword: "wire-challenge" }),
+        recipientCertDer: ra.certDer,
+        signer: selfSigned,
+      }).der;
+    const p256 = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
+    expect((await handleScepRequest(request(p256), context())).outcome.status).toBe("SUCCESS");
+    const k1 = generateKeyPairSync("ec", { namedCurve: "secp256k1" }).privateKey;
+    const { outcome } = await handleScepRequest(request(k1), context());
+    expect(outcome).toMatchObject({ status: "FAILURE", failInfo: "badRequest" });
+    expect(outcome.reason).toContain("secp256k1");
+  });
+
+  it("refuses with badAlg a request signed by an EC key, which cannot receive an encrypted reply", async () => {
+    const ec = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
+    const { der } = buildPkiRequest({
+      messageType: "PKCSReq",
+      transactionId: "T-ec-signer",
+      messageData: createCsr({ subject: "CN=ec", key: ec, challengePassword: "wire-challenge" }),
+      recipientCertDer: ra.certDer,
+      signer: { certDer: selfSignedCertificate(ec, "CN=ec"), key: ec },
+    });
+    expect((await handleScepRequest(der, context())).outcome).toMatchObject({ status: "FAILURE", failInfo: "badAlg" });
+  });
+
   it("accepts requests encrypted to a previous RA certificate during RA rotation", async () => {
     const newRa = await issueRaCertificate(ca, { subject: "CN=New RA" });
     const csr = createCsr({ subject: "CN=rotation", key: deviceKey, challengePassword: "wire-challenge" });
