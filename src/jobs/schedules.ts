@@ -13,6 +13,7 @@ export interface Schedule {
 export const MAINTENANCE_SCHEDULES: Schedule[] = [
   { kind: "queue.expire", pattern: "*/30 * * * * *" },
   { kind: "results.prune", pattern: "17 * * * *" },
+  { kind: "identity.renew", pattern: "41 3 * * *" },
 ];
 
 export function startSchedules(store: Store, schedules: Schedule[], onError: (err: unknown) => void): () => void {

@@ -24,6 +24,7 @@ import { JobRunner } from "../jobs/runner.ts";
 import { expireDue, pruneResults } from "../store/command-queue.ts";
 import { EnrollmentProfileService } from "../manage/enrollment-profiles/enrollment-profiles.ts";
 import { ScepIssuance } from "../pki/scep-issuance.ts";
+import { IdentityRenewal } from "../manage/enrollment-profiles/identity-renewal.ts";
 
 export async function buildContext(config: OrchardConfig, logger: Logger): Promise<AppContext> {
   const secrets = new SecretBox(loadOrCreateKeyring(config.dataDir, config.masterKey));
@@ -80,6 +81,10 @@ async function assemble(config: OrchardConfig, logger: Logger, store: Store, sec
   jobs.register(WEBHOOK_JOB, (payload, job) => webhooks.deliver(payload, job.attempts, job.max_attempts));
   jobs.register("queue.expire", async () => {
     while ((await expireDue(store, Date.now())) > 0);
+  });
+  const renewal = new IdentityRenewal(store, enrollmentProfiles, commands, logger);
+  jobs.register("identity.renew", async () => {
+    await renewal.run();
   });
   jobs.register("results.prune", async () => {
     const pruned = await pruneResults(store, Date.now() - config.resultRetentionDays * 86_400_000);

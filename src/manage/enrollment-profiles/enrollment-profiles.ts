@@ -174,6 +174,11 @@ export class EnrollmentProfileService {
     return row;
   }
 
+  /** A profile row even after deletion: devices enrolled through it still renew their identity with it. */
+  async rowIncludingDeleted(id: string): Promise<ProfileRow | undefined> {
+    return this.db.selectFrom("enrollment_profiles").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
   async update(id: string, patch: Partial<ProfileInput>): Promise<ProfileView> {
     const row = await this.row(id);
     const merged: ProfileInput = { ...fromColumns(row), ...patch };

@@ -1,0 +1,75 @@
+// Identity renewal: devices whose identity certificate expires within the renewal window get their
+// enrollment profile again through InstallProfile, with the same identifiers and a fresh SCEP payload whose
+// one-time challenge is tied to the device. The device replaces the profile in place, obtains a new
+// certificate and keeps its enrollment and its queue; the certificate's binding moves when the device first
+// presents the new certificate (see mdm/identity-binding.ts).
+import type { Logger } from "pino";
+import type { Store } from "../../store/db.ts";
+import { identitiesExpiringBefore } from "../../store/issued-certificates.ts";
+import type { CommandService } from "../../mdm/commands.ts";
+import type { EnrollmentProfileService } from "./enrollment-profiles.ts";
+
+export const RENEWAL_WINDOW_MS = 30 * 86_400_000;
+/** The challenge stays usable this long: a device that is offline for a while still renews when it returns. */
+const RENEWAL_CHALLENGE_TTL_MS = 14 * 86_400_000;
+
+export interface RenewalOutcome {
+  queued: string[];
+  skipped: Array<{ enrollmentId: string | null; reason: string }>;
+}
+
+export class IdentityRenewal {
+  constructor(
+    private readonly store: Store,
+    private readonly profiles: EnrollmentProfileService,
+    private readonly commands: CommandService,
+    private readonly logger: Logger,
+  ) {}
+
+  async run(now = Date.now()): Promise<RenewalOutcome> {
+    const out: RenewalOutcome = { queued: [], skipped: [] };
+    let cursor: string | undefined;
+    for (;;) {
+      const certs = await identitiesExpiringBefore(this.store, now + RENEWAL_WINDOW_MS, 500, cursor);
+      if (certs.length === 0) break;
+      cursor = certs[certs.length - 1]!.serial;
+      for (const cert of certs) {
+        const device = await this.store.db
+          .selectFrom("enrollments")
+          .select(["id", "status", "enrollment_profile_id", "serial_number", "udid", "device_name"])
+          .where("cert_fingerprint", "=", cert.fingerprint)
+          .where("channel", "=", "device")
+          .executeTakeFirst();
+        if (!device || device.status !== "active") continue; // Not (or no longer) anyone's identity.
+        if (!device.enrollment_profile_id) {
+          out.skipped.push({ enrollmentId: device.id, reason: "enrolled without a known enrollment profile" });
+          continue;
+        }
+        const pending = await this.store.db
+          .selectFrom("scep_challenges")
+          .select("id")
+          .where("enrollment_id", "=", device.id)
+          .where("used_at", "is", null)
+          .where("expires_at", ">", now)
+          .executeTakeFirst();
+        if (pending) continue; // A renewal is already on its way.
+        const row = await this.profiles.rowIncludingDeleted(device.enrollment_profile_id);
+        if (!row) {
+          out.skipped.push({ enrollmentId: device.id, reason: "its enrollment profile no longer exists" });
+          continue;
+        }
+        const { challenge } = await this.profiles.createChallenge({ enrollmentId: device.id, profileId: row.id, ttlMs: RENEWAL_CHALLENGE_TTL_MS });
+        const profile = await this.profiles.mobileconfig(row, {
+          signed: row.signed === 1,
+          challenge,
+          device: { ...(device.serial_number ? { serialNumber: device.serial_number } : {}), ...(device.udid ? { udid: device.udid } : {}), ...(device.device_name ? { deviceName: device.device_name } : {}) },
+        });
+        await this.commands.queue("InstallProfile", { Payload: Buffer.from(profile).toString("base64") }, { targets: [device.id], createdBy: "system:identity-renewal", priority: 50 });
+        out.queued.push(device.id);
+      }
+      if (certs.length < 500) break;
+    }
+    if (out.queued.length || out.skipped.length) this.logger.info({ queued: out.queued.length, skipped: out.skipped }, "identity renewal");
+    return out;
+  }
+}
