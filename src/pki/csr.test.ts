@@ -36,6 +36,20 @@ describe("createCsr", () => {
     ]);
   });
 
+  it("encodes long SAN values (multi-octet lengths) that openssl reads back", () => {
+    const key = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    const email = `${"a".repeat(150)}@example.test`;
+    const dns = `${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.test`;
+    const der = createCsr({ subject: "CN=long", key, subjectAltNames: [{ type: "email", value: email }, { type: "dns", value: dns }] });
+    const text = opensslOk(["req", "-inform", "DER", "-in", "r.der", "-noout", "-text"], { files: { "r.der": der } }).stdout.toString();
+    expect(text).toContain(`email:${email}`);
+    expect(text).toContain(`DNS:${dns}`);
+    expect(parseCsr(der).subjectAltNames).toEqual([
+      { type: "email", value: email },
+      { type: "dns", value: dns },
+    ]);
+  });
+
   it("signs with an EC key", () => {
     const key = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
     const der = createCsr({ subject: "CN=ec", key, hash: "sha384" });

@@ -10,7 +10,6 @@ import {
   child,
   contextTag,
   expectTag,
-  ia5String,
   integer,
   octetString,
   octetStringValue,
@@ -125,7 +124,7 @@ export function subjectAltName(names: readonly GeneralName[], critical = false):
 export function encodeGeneralName(name: GeneralName): Uint8Array {
   switch (name.type) {
     case "email":
-      return tlv(0x81, ia5String(name.value).subarray(2));
+      return tlv(0x81, Buffer.from(name.value, "latin1"));
     case "dns":
       return tlv(0x82, Buffer.from(name.value, "latin1"));
     case "uri":
