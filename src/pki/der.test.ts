@@ -80,6 +80,8 @@ describe("DER writer and reader", () => {
     expect(readString(parseAsn1(utf8String("grüße")))).toBe("grüße");
     expect(readString(parseAsn1(printableString("abc 123")))).toBe("abc 123");
     expect(readString(parseAsn1(Uint8Array.of(0x1e, 4, 0, 0x68, 0, 0x69)))).toBe("hi");
+    // BER constructed PrintableString in two segments
+    expect(readString(parseAsn1(Uint8Array.of(0x33, 0x80, 0x13, 1, 0x61, 0x13, 1, 0x62, 0, 0)))).toBe("ab");
   });
 
   it("fails cleanly on truncated or garbage input", () => {

@@ -137,6 +137,11 @@ export function octetStringValue(node: Asn1Node, what = "OCTET STRING"): Uint8Ar
   return concatBytes(node.children.map((c) => octetStringValue(c, what)));
 }
 
+/** The content of a BER constructed string: its primitive segments joined. */
+function segmentsValue(node: Asn1Node): Uint8Array {
+  return concatBytes(node.children.map((c) => (c.constructed ? segmentsValue(c) : c.content)));
+}
+
 const oidCache = new Map<string, string>();
 
 export function readOid(node: Asn1Node | undefined, what = "OBJECT IDENTIFIER"): string {
@@ -188,7 +193,7 @@ export function readSmallInteger(node: Asn1Node | undefined, what = "INTEGER"): 
 /** Any of the ASN.1 character string types, decoded to a JS string. */
 export function readString(node: Asn1Node | undefined, what = "string"): string {
   if (!node) throw new Asn1Error(`${what}: missing`);
-  const bytes = node.constructed ? octetStringValue({ ...node, tag: Tag.OCTET_STRING }, what) : node.content;
+  const bytes = node.constructed ? segmentsValue(node) : node.content;
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (node.tag & 0x1f) {
     case Tag.UTF8_STRING:
