@@ -158,6 +158,9 @@ export class MdmClient {
       PushMagic: mdm.pushMagic,
     };
     if (mdm.unlockToken !== undefined) msg.UnlockToken = fromB64(mdm.unlockToken);
+    // Apple's schema makes NotOnConsole required on tvOS's device channel (it only exempts iOS, visionOS and
+    // macOS's device channel); an Apple TV has no console user, so it is false.
+    if (this.state.platform === "tvOS") msg.NotOnConsole = false;
     if (options.awaitingConfiguration !== undefined) msg.AwaitingConfiguration = options.awaitingConfiguration;
     await this.checkin(msg, "device");
     mdm.tokenUpdated = true;
