@@ -242,17 +242,6 @@ export function buildCertRep(p: CertRepParams): Uint8Array {
 
 // ---- CertRep (client side) -------------------------------------------------------------------
 
-export interface OpenedCertRep {
-  status: PkiStatusName;
-  failInfo?: FailInfoName;
-  failInfoText?: string;
-  transactionId: string;
-  senderNonce: Uint8Array;
-  recipientNonce?: Uint8Array;
-  /** SUCCESS: the certificates of the certs-only reply, in order (the issued certificate first). */
-  certificates: Uint8Array[];
-}
-
 /** Decrypts a SUCCESS CertRep's envelope with the requester's key and returns its certificates. */
 export function openCertRepEnvelope(
   msg: PkiMessage,
