@@ -89,6 +89,17 @@ export interface ScepResult {
   algorithms: Algorithms;
 }
 
+export interface RequestParams {
+  messageType: "PKCSReq" | "RenewalReq" | "CertPoll" | "GetCert";
+  messageData: Uint8Array;
+  signer: SigningIdentity;
+  transactionId: string;
+  /** For enrollments: the key the issued certificate must certify. */
+  expectedKey?: KeyObject;
+  /** Encrypt to this certificate instead of the RA's (for negative tests). */
+  recipientCertDer?: Uint8Array;
+}
+
 export interface EnrollParams {
   /** The new key pair's private key (the CSR certifies its public half). */
   key: KeyObject;
@@ -238,16 +249,35 @@ export class ScepClient {
   }
 
   /** Builds, sends and checks one request. */
-  async request(r: {
-    messageType: "PKCSReq" | "RenewalReq" | "CertPoll" | "GetCert";
-    messageData: Uint8Array;
-    signer: SigningIdentity;
-    transactionId: string;
-    /** For enrollments: the key the issued certificate must certify. */
-    expectedKey?: KeyObject;
-    /** Encrypt to this certificate instead of the RA's (for negative tests). */
-    recipientCertDer?: Uint8Array;
-  }): Promise<ScepResult> {
+  async request(r: RequestParams): Promise<ScepResult>;
+  /** The same with positional arguments (the form the e2e suite uses). */
+  async request(
+    messageType: RequestParams["messageType"],
+    messageData: Uint8Array,
+    signer: SigningIdentity,
+    transactionId: string,
+    expectedKey?: KeyObject,
+    recipientCertDer?: Uint8Array,
+  ): Promise<ScepResult>;
+  async request(
+    first: RequestParams | RequestParams["messageType"],
+    messageData?: Uint8Array,
+    signer?: SigningIdentity,
+    transactionId?: string,
+    expectedKey?: KeyObject,
+    recipientCertDer?: Uint8Array,
+  ): Promise<ScepResult> {
+    const r: RequestParams =
+      typeof first === "object"
+        ? first
+        : {
+            messageType: first,
+            messageData: messageData!,
+            signer: signer!,
+            transactionId: transactionId!,
+            ...(expectedKey ? { expectedKey } : {}),
+            ...(recipientCertDer ? { recipientCertDer } : {}),
+          };
     const { caps, ca } = await this.prepare();
     const algorithms = chooseAlgorithms(caps, this.opts);
     const { der, senderNonce } = buildPkiRequest({
