@@ -3,7 +3,7 @@
 import type { Store } from "../store/db.ts";
 import type { EventBus } from "../events/bus.ts";
 import { claimNext, completeDelivery, markNotNow, type ReportOutcome } from "../store/command-queue.ts";
-import { getEnrollmentGate, touchLastSeen } from "../store/enrollments.ts";
+import { hotPath } from "../store/hot-path.ts";
 import type { CommandReport } from "../wire/command-report.ts";
 import { resolveChannel } from "./enrollment-id.ts";
 import type { DeviceIdentity, IdentityBinding } from "./identity-binding.ts";
@@ -25,7 +25,7 @@ export class ConnectService {
 
   async handle(report: CommandReport, raw: Uint8Array, identity: DeviceIdentity): Promise<MdmResponse> {
     const channel = resolveChannel(report);
-    const gate = await getEnrollmentGate(this.store, channel.id);
+    const gate = await hotPath(this.store).gate(channel.id);
     if (!gate) return { status: 401, reason: `unknown enrollment ${channel.id}` };
     if (gate.status === "checked_out") return { status: 401, reason: `enrollment ${channel.id} has checked out` };
     if (gate.cert_fingerprint !== identity.fingerprint) {
@@ -69,7 +69,7 @@ export class ConnectService {
     if (last !== undefined && now - last < LAST_SEEN_RESOLUTION_MS) return;
     if (this.lastSeenWritten.size >= LAST_SEEN_CACHE_MAX) this.lastSeenWritten.clear();
     this.lastSeenWritten.set(id, now);
-    await touchLastSeen(this.store, id, now);
+    await hotPath(this.store).touchLastSeen(id, now);
   }
 }
 

@@ -4,6 +4,7 @@
 import type { Kysely, Transaction } from "kysely";
 import type { Database, QueueStatus, ResultStatus } from "./schema.ts";
 import type { Store } from "./db.ts";
+import { hotPath } from "./hot-path.ts";
 
 export interface NewCommand {
   uuid: string;
@@ -63,29 +64,11 @@ export interface Delivery {
  * so that NotNow'd commands wait for the next Idle as Apple specifies.
  */
 export async function claimNext(store: Store, enrollmentId: string, afterIdle: boolean, now: number): Promise<Delivery | undefined> {
-  const statuses: QueueStatus[] = afterIdle ? ["pending", "sent", "notnow"] : ["pending"];
+  const hp = hotPath(store);
   for (let attempt = 0; attempt < 8; attempt++) {
-    const row = await store.db
-      .selectFrom("command_queue as q")
-      .innerJoin("commands as c", "c.uuid", "q.command_uuid")
-      .select(["q.command_uuid", "q.deliveries", "c.request_type", "c.body"])
-      .where("q.enrollment_id", "=", enrollmentId)
-      .where("q.status", "in", statuses)
-      .where((eb) => eb.or([eb("q.expires_at", "is", null), eb("q.expires_at", ">", now)]))
-      .orderBy("q.priority", "desc")
-      .orderBy("q.queued_at")
-      .orderBy("q.command_uuid")
-      .limit(1)
-      .executeTakeFirst();
+    const row = await hp.nextCandidate(enrollmentId, afterIdle, now);
     if (!row) return undefined;
-    const claimed = await store.db
-      .updateTable("command_queue")
-      .set((eb) => ({ status: "sent", sent_at: now, deliveries: eb("deliveries", "+", 1) }))
-      .where("enrollment_id", "=", enrollmentId)
-      .where("command_uuid", "=", row.command_uuid)
-      .where("deliveries", "=", row.deliveries)
-      .executeTakeFirst();
-    if (Number(claimed.numUpdatedRows) === 1) return { commandUuid: row.command_uuid, requestType: row.request_type, body: row.body };
+    if (await hp.claim(enrollmentId, row.command_uuid, row.deliveries, now)) return { commandUuid: row.command_uuid, requestType: row.request_type, body: row.body };
   }
   return undefined;
 }

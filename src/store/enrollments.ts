@@ -10,11 +10,6 @@ export async function getEnrollment(store: Store, id: string): Promise<Enrollmen
   return store.db.selectFrom("enrollments").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
-/** The columns a connect needs, nothing more (the hot path). */
-export async function getEnrollmentGate(store: Store, id: string): Promise<{ status: string; cert_fingerprint: string | null; device_id: string } | undefined> {
-  return store.db.selectFrom("enrollments").select(["status", "cert_fingerprint", "device_id"]).where("id", "=", id).executeTakeFirst();
-}
-
 export async function insertEnrollment(store: Store, row: EnrollmentRow): Promise<void> {
   await store.db.insertInto("enrollments").values(row).execute();
 }
@@ -39,10 +34,6 @@ export async function otherDevicesBoundTo(store: Store, fingerprint: string, dev
     .limit(5)
     .execute();
   return [...new Set(rows.map((r) => r.device_id))];
-}
-
-export async function touchLastSeen(store: Store, id: string, now: number): Promise<void> {
-  await store.db.updateTable("enrollments").set({ last_seen_at: now }).where("id", "=", id).execute();
 }
 
 export interface EnrollmentFilter {

@@ -1,0 +1,92 @@
+// The statements every device connect runs, prepared once per store instead of compiled per request
+// (see DESIGN.md, "The hot path"). The SQL is written once, with `?` placeholders; PostgreSQL gets them
+// numbered and runs the statements as named prepared statements.
+import type BetterSqlite3 from "better-sqlite3";
+import type { Store } from "./db.ts";
+
+export interface Gate {
+  status: string;
+  cert_fingerprint: string | null;
+  device_id: string;
+}
+
+export interface Candidate {
+  command_uuid: string;
+  deliveries: number;
+  request_type: string;
+  body: string;
+}
+
+export interface HotPath {
+  gate(enrollmentId: string): Promise<Gate | undefined>;
+  /** The next deliverable command; after Idle, sent and NotNow'd ones are eligible again. */
+  nextCandidate(enrollmentId: string, afterIdle: boolean, now: number): Promise<Candidate | undefined>;
+  /** Marks a candidate sent if nobody else did meanwhile (compare-and-set on its delivery count). */
+  claim(enrollmentId: string, commandUuid: string, deliveries: number, now: number): Promise<boolean>;
+  touchLastSeen(enrollmentId: string, now: number): Promise<void>;
+}
+
+const SQL = {
+  gate: "SELECT status, cert_fingerprint, device_id FROM enrollments WHERE id = ?",
+  next: (statuses: string) =>
+    `SELECT q.command_uuid, q.deliveries, c.request_type, c.body FROM command_queue q JOIN commands c ON c.uuid = q.command_uuid ` +
+    `WHERE q.enrollment_id = ? AND q.status IN (${statuses}) AND (q.expires_at IS NULL OR q.expires_at > ?) ` +
+    `ORDER BY q.priority DESC, q.queued_at, q.command_uuid LIMIT 1`,
+  claim: "UPDATE command_queue SET status = 'sent', sent_at = ?, deliveries = deliveries + 1 WHERE enrollment_id = ? AND command_uuid = ? AND deliveries = ?",
+  touch: "UPDATE enrollments SET last_seen_at = ? WHERE id = ?",
+};
+const AFTER_IDLE = "'pending', 'sent', 'notnow'";
+const AFTER_RESULT = "'pending'";
+
+const cache = new WeakMap<Store, HotPath>();
+
+export function hotPath(store: Store): HotPath {
+  let hp = cache.get(store);
+  if (!hp) {
+    hp = store.sqlite ? sqliteHotPath(store.sqlite) : postgresHotPath(store);
+    cache.set(store, hp);
+  }
+  return hp;
+}
+
+function sqliteHotPath(db: BetterSqlite3.Database): HotPath {
+  const gate = db.prepare<[string], Gate>(SQL.gate);
+  const nextIdle = db.prepare<[string, number], Candidate>(SQL.next(AFTER_IDLE));
+  const nextResult = db.prepare<[string, number], Candidate>(SQL.next(AFTER_RESULT));
+  const claim = db.prepare<[number, string, string, number]>(SQL.claim);
+  const touch = db.prepare<[number, string]>(SQL.touch);
+  return {
+    gate: async (id) => gate.get(id),
+    nextCandidate: async (id, afterIdle, now) => (afterIdle ? nextIdle : nextResult).get(id, now),
+    claim: async (id, uuid, deliveries, now) => claim.run(now, id, uuid, deliveries).changes === 1,
+    touchLastSeen: async (id, now) => {
+      touch.run(now, id);
+    },
+  };
+}
+
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+function postgresHotPath(store: Store): HotPath {
+  const pool = store.pool!;
+  const q = <R>(name: string, text: string) => {
+    const t = numbered(text);
+    return async (values: unknown[]) => (await pool.query<R & object>({ name, text: t, values })).rows as R[];
+  };
+  const gate = q<Gate>("orchard_gate", SQL.gate);
+  const nextIdle = q<Candidate>("orchard_next_idle", SQL.next(AFTER_IDLE));
+  const nextResult = q<Candidate>("orchard_next_result", SQL.next(AFTER_RESULT));
+  const claimText = numbered(SQL.claim);
+  const touchText = numbered(SQL.touch);
+  return {
+    gate: async (id) => (await gate([id]))[0],
+    nextCandidate: async (id, afterIdle, now) => (await (afterIdle ? nextIdle : nextResult)([id, now]))[0],
+    claim: async (id, uuid, deliveries, now) => (await pool.query({ name: "orchard_claim", text: claimText, values: [now, id, uuid, deliveries] })).rowCount === 1,
+    touchLastSeen: async (id, now) => {
+      await pool.query({ name: "orchard_touch", text: touchText, values: [now, id] });
+    },
+  };
+}
