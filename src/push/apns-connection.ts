@@ -1,0 +1,241 @@
+// One long-lived HTTP/2 connection to an APNs gateway, authenticated by one push certificate. Many pushes
+// share it as concurrent streams, up to what the server allows (SETTINGS_MAX_CONCURRENT_STREAMS) and our
+// own cap; the rest wait in a FIFO. A lost connection (GOAWAY, reset, ping timeout) is dropped and the next
+// push dials again; a push whose stream died without an answer is tried once more on the new connection.
+import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
+import type { ApnsResult } from "./apns-response.ts";
+
+export interface ApnsTlsIdentity {
+  /** PEM: the push certificate (and its chain). */
+  cert: string;
+  /** PEM private key. */
+  key: string;
+}
+
+export interface ApnsConnectionOptions {
+  /** Trust anchors for the gateway's TLS certificate; Node's defaults when absent. */
+  ca?: string[];
+  /** Our cap on concurrent streams (APNs allows up to 1,000 per connection). */
+  maxStreams: number;
+  /** apns-expiration: seconds from now. */
+  expirationSeconds: number;
+  pingIntervalMs: number;
+  requestTimeoutMs: number;
+}
+
+export interface ApnsPush {
+  /** Device token, hex. */
+  token: string;
+  topic: string;
+  pushMagic: string;
+}
+
+interface Waiting {
+  push: ApnsPush;
+  retried: boolean;
+  resolve: (r: ApnsResult) => void;
+}
+
+const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_CONTENT_LENGTH } = constants;
+
+export class ApnsConnection {
+  private session: ClientHttp2Session | undefined;
+  private inFlight = 0;
+  private limit: number;
+  private readonly waiting: Waiting[] = [];
+  private waitingHead = 0;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private expirationSecond = -1;
+  private expirationValue = "";
+  /** Connections dialled so far (observability and tests). */
+  connects = 0;
+
+  constructor(
+    readonly origin: string,
+    private readonly identity: ApnsTlsIdentity,
+    private readonly options: ApnsConnectionOptions,
+  ) {
+    this.limit = options.maxStreams;
+  }
+
+  get pending(): number {
+    return this.inFlight + (this.waiting.length - this.waitingHead);
+  }
+
+  send(push: ApnsPush): Promise<ApnsResult> {
+    if (this.closed) return Promise.resolve({ status: 0, transportError: "APNs client closed", latencyMs: 0 });
+    return new Promise<ApnsResult>((resolve) => this.enqueue({ push, retried: false, resolve }));
+  }
+
+  /** Lets in-flight and queued pushes finish, then closes the connection. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    while (this.pending > 0) await new Promise((r) => setTimeout(r, 10));
+    const s = this.session;
+    this.session = undefined;
+    if (s && !s.destroyed) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** Drops the connection at once (shutdown); pushes in flight end without an answer. */
+  destroy(): void {
+    this.closed = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.session?.destroy();
+    this.session = undefined;
+    for (let i = this.waitingHead; i < this.waiting.length; i++) this.waiting[i]!.resolve({ status: 0, transportError: "APNs client closed", latencyMs: 0 });
+    this.waiting.length = 0;
+    this.waitingHead = 0;
+  }
+
+  private enqueue(w: Waiting): void {
+    if (this.inFlight < this.limit) this.start(w);
+    else this.waiting.push(w);
+  }
+
+  private drain(): void {
+    while (this.inFlight < this.limit && this.waitingHead < this.waiting.length) {
+      const w = this.waiting[this.waitingHead]!;
+      this.waiting[this.waitingHead++] = undefined as unknown as Waiting;
+      this.start(w);
+    }
+    // Compact the FIFO once its consumed prefix dominates, so it does not grow without bound.
+    if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
+      this.waiting.splice(0, this.waitingHead);
+      this.waitingHead = 0;
+    }
+  }
+
+  private liveSession(): ClientHttp2Session {
+    const s = this.session;
+    if (s && !s.destroyed && !s.closed) return s;
+    return this.dial();
+  }
+
+  private dial(): ClientHttp2Session {
+    this.connects++;
+    const s = connect(this.origin, {
+      cert: this.identity.cert,
+      key: this.identity.key,
+      ...(this.options.ca ? { ca: this.options.ca } : {}),
+      settings: { enablePush: false },
+    });
+    this.session = s;
+    const forget = () => {
+      if (this.session === s) this.session = undefined;
+    };
+    s.on("remoteSettings", (settings) => {
+      const max = settings.maxConcurrentStreams;
+      this.limit = Math.max(1, Math.min(this.options.maxStreams, max === undefined ? this.options.maxStreams : max));
+      this.drain();
+    });
+    // A GOAWAY means "no new streams here": streams it names as processed still complete; dial afresh.
+    s.on("goaway", () => {
+      forget();
+      if (!s.closed) s.close();
+    });
+    s.on("close", forget);
+    s.on("error", forget);
+    s.unref();
+    if (!this.pingTimer && this.options.pingIntervalMs > 0) {
+      this.pingTimer = setInterval(() => this.ping(), this.options.pingIntervalMs);
+      this.pingTimer.unref();
+    }
+    return s;
+  }
+
+  private ping(): void {
+    const s = this.session;
+    if (!s || s.destroyed || s.connecting) return;
+    try {
+      s.ping((err) => {
+        if (err && this.session === s) {
+          this.session = undefined;
+          s.destroy();
+        }
+      });
+    } catch {
+      // Too many unacknowledged pings: the connection is gone.
+      if (this.session === s) this.session = undefined;
+      s.destroy();
+    }
+  }
+
+  private expiration(): string {
+    const now = Math.floor(Date.now() / 1000);
+    if (now !== this.expirationSecond) {
+      this.expirationSecond = now;
+      this.expirationValue = String(now + this.options.expirationSeconds);
+    }
+    return this.expirationValue;
+  }
+
+  private start(w: Waiting): void {
+    this.inFlight++;
+    const started = performance.now();
+    const body = Buffer.from(`{"mdm":${JSON.stringify(w.push.pushMagic)}}`);
+    const headers: OutgoingHttpHeaders = {
+      [HTTP2_HEADER_METHOD]: "POST",
+      [HTTP2_HEADER_PATH]: `/3/device/${w.push.token}`,
+      "apns-topic": w.push.topic,
+      "apns-push-type": "mdm",
+      "apns-priority": "10",
+      "apns-expiration": this.expiration(),
+      [HTTP2_HEADER_CONTENT_TYPE]: "application/json",
+      [HTTP2_HEADER_CONTENT_LENGTH]: body.length,
+    };
+    let stream: ClientHttp2Stream;
+    try {
+      stream = this.liveSession().request(headers);
+    } catch (err) {
+      // The session died between the check and the request: try once on a new one.
+      this.session = undefined;
+      this.finish(w, started, { status: 0, transportError: (err as Error).message });
+      return;
+    }
+    let status = 0;
+    let apnsId: string | undefined;
+    let chunks: Buffer[] | undefined;
+    stream.on("response", (h: IncomingHttpHeaders) => {
+      status = Number(h[HTTP2_HEADER_STATUS]) || 0;
+      const id = h["apns-id"];
+      if (typeof id === "string") apnsId = id;
+    });
+    stream.on("data", (c: Buffer) => (chunks ??= []).push(c));
+    stream.on("error", () => {});
+    stream.setTimeout(this.options.requestTimeoutMs, () => stream.close(constants.NGHTTP2_CANCEL));
+    stream.on("close", () => {
+      if (status === 0) {
+        this.finish(w, started, { status: 0, transportError: stream.rstCode ? `stream reset (HTTP/2 error ${stream.rstCode})` : "connection lost" });
+        return;
+      }
+      const r: { status: number; reason?: string; apnsId?: string; timestamp?: number } = { status };
+      if (apnsId !== undefined) r.apnsId = apnsId;
+      if (chunks) {
+        try {
+          const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { reason?: unknown; timestamp?: unknown };
+          if (typeof parsed.reason === "string") r.reason = parsed.reason;
+          if (typeof parsed.timestamp === "number") r.timestamp = parsed.timestamp;
+        } catch {
+          r.reason = "unreadable error body";
+        }
+      }
+      this.finish(w, started, r);
+    });
+    stream.end(body);
+  }
+
+  private finish(w: Waiting, started: number, r: Omit<ApnsResult, "latencyMs">): void {
+    this.inFlight--;
+    if (r.status === 0 && !w.retried && !this.closed) {
+      // No answer: the push may or may not have reached APNs. A second push is harmless to a device
+      // (it only wakes it), a lost one is not, so try once more on a fresh connection.
+      w.retried = true;
+      this.enqueue(w);
+    } else {
+      w.resolve({ ...r, latencyMs: performance.now() - started });
+    }
+    this.drain();
+  }
+}

@@ -1,0 +1,352 @@
+// A local stand-in for Apple's push gateway, speaking the same HTTP/2 provider protocol
+// (POST /3/device/<token>, apns-* headers, JSON reasons) with TLS client-certificate authentication.
+// It checks what APNs checks (the client certificate's issuer and its topic against apns-topic, the headers,
+// the payload), records every push, and hands accepted pushes to subscribed virtual devices: in-process
+// through subscribe(), across processes through the device feed (device-feed.ts).
+import { randomUUID } from "node:crypto";
+import { createSecureServer, constants, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { UID_OID } from "../push-certificate.ts";
+
+export interface LocalPush {
+  /** Order of arrival, from 1. */
+  seq: number;
+  at: number;
+  token: string;
+  topic: string;
+  pushMagic: string;
+  apnsId: string;
+  /** The request's apns-* and content-type headers, as received. */
+  headers: Record<string, string>;
+  body: string;
+  /** Subject of the client certificate that sent it. */
+  certificateSubject: string;
+  status: number;
+  reason?: string;
+}
+
+export interface LocalApnsOptions {
+  host?: string;
+  /** 0 (default): any free port. */
+  port?: number;
+  tls: { certPem: string; keyPem: string };
+  /** CAs whose push certificates are accepted (PEM). */
+  trustedCaPem: string[];
+  /** SETTINGS_MAX_CONCURRENT_STREAMS advertised (APNs: 1,000). */
+  maxConcurrentStreams?: number;
+  /** Recorded pushes kept (the oldest are dropped first). */
+  recordLimit?: number;
+}
+
+export interface LocalApnsStats {
+  received: number;
+  accepted: number;
+  refused: number;
+  /** Provider connections accepted so far. */
+  connections: number;
+  delivered: number;
+}
+
+interface Fault {
+  status: number;
+  reason: string;
+  remaining: number;
+}
+
+export type PushListener = (push: LocalPush) => void;
+
+const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS } = constants;
+const TOKEN_RE = /^[0-9a-fA-F]{64,200}$/;
+const MAX_PAYLOAD = 4096;
+const RECORDED_HEADERS = ["apns-topic", "apns-push-type", "apns-priority", "apns-expiration", "apns-id", "apns-collapse-id", "content-type"];
+
+export class LocalApns {
+  private readonly server: Http2SecureServer;
+  private readonly sessions = new Set<Http2Session>();
+  private readonly recorded: LocalPush[] = [];
+  private readonly listeners = new Map<string, Set<PushListener>>();
+  private readonly anyListeners = new Set<PushListener>();
+  private readonly faults = new Map<string, Fault[]>();
+  private readonly unregistered = new Map<string, number>();
+  private readonly tokenTopics = new Map<string, string>();
+  private readonly subjectTopics = new WeakMap<object, { topic: string | undefined; subject: string }>();
+  private seq = 0;
+  private trusted: string[];
+  readonly stats: LocalApnsStats = { received: 0, accepted: 0, refused: 0, connections: 0, delivered: 0 };
+  port = 0;
+
+  private constructor(private readonly options: LocalApnsOptions) {
+    this.trusted = [...options.trustedCaPem];
+    this.server = this.createServer();
+  }
+
+  static async start(options: LocalApnsOptions): Promise<LocalApns> {
+    const apns = new LocalApns(options);
+    await new Promise<void>((resolve, reject) => {
+      apns.server.once("error", reject);
+      apns.server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+    });
+    apns.port = (apns.server.address() as AddressInfo).port;
+    return apns;
+  }
+
+  /** The base URL a provider sets as ORCHARD_APNS_URL. */
+  get url(): string {
+    const host = this.options.host ?? "127.0.0.1";
+    return `https://${host.includes(":") ? `[${host}]` : host}:${this.port}`;
+  }
+
+  /** Trusts another CA for push certificates (takes effect for new connections). */
+  trust(caPem: string): void {
+    if (this.trusted.includes(caPem)) return;
+    this.trusted.push(caPem);
+    this.server.setSecureContext({ key: this.options.tls.keyPem, cert: this.options.tls.certPem, ca: this.trusted });
+  }
+
+  /** Listens for pushes to one token, or to every token when `token` is undefined. Returns the unsubscribe. */
+  subscribe(token: string | undefined, listener: PushListener): () => void {
+    if (token === undefined) {
+      this.anyListeners.add(listener);
+      return () => this.anyListeners.delete(listener);
+    }
+    const key = token.toLowerCase();
+    let set = this.listeners.get(key);
+    if (!set) this.listeners.set(key, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(key);
+    };
+  }
+
+  /** Resolves with the next accepted push matching `filter` (or one already recorded after `afterSeq`). */
+  waitForPush(filter: (p: LocalPush) => boolean, timeoutMs = 5000, afterSeq = this.seq): Promise<LocalPush> {
+    const already = this.recorded.find((p) => p.seq > afterSeq && p.status === 200 && filter(p));
+    if (already) return Promise.resolve(already);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`no matching push within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.subscribe(undefined, (p) => {
+        if (!filter(p)) return;
+        clearTimeout(timer);
+        off();
+        resolve(p);
+      });
+    });
+  }
+
+  /** Recorded pushes (accepted and refused), oldest first. */
+  pushes(filter: { token?: string; topic?: string; afterSeq?: number; status?: number } = {}): LocalPush[] {
+    const token = filter.token?.toLowerCase();
+    return this.recorded.filter(
+      (p) =>
+        (token === undefined || p.token === token) &&
+        (filter.topic === undefined || p.topic === filter.topic) &&
+        (filter.afterSeq === undefined || p.seq > filter.afterSeq) &&
+        (filter.status === undefined || p.status === filter.status),
+    );
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** The next `times` pushes to `token` (or to any token, "*") are answered with this status and reason. */
+  fail(token: string, status: number, reason: string, times = 1): void {
+    const key = token === "*" ? "*" : token.toLowerCase();
+    const list = this.faults.get(key) ?? [];
+    list.push({ status, reason, remaining: times });
+    this.faults.set(key, list);
+  }
+
+  /** The token is no longer valid (the app was removed, the device unenrolled): pushes get 410 Unregistered. */
+  unregister(token: string, at = Date.now()): void {
+    this.unregistered.set(token.toLowerCase(), at);
+  }
+
+  /** A device registered again (a new TokenUpdate would carry it): pushes are accepted again. */
+  register(token: string, topic?: string): void {
+    const key = token.toLowerCase();
+    this.unregistered.delete(key);
+    if (topic) this.tokenTopics.set(key, topic);
+  }
+
+  /** Destroys every provider connection at once, as a network failure would. Returns how many. */
+  killConnections(): number {
+    const n = this.sessions.size;
+    for (const s of this.sessions) s.destroy();
+    this.sessions.clear();
+    return n;
+  }
+
+  /** Sends GOAWAY on every provider connection, as APNs does when it shuts a node down. */
+  goAway(): void {
+    for (const s of this.sessions) s.goaway(constants.NGHTTP2_NO_ERROR);
+  }
+
+  async close(): Promise<void> {
+    this.killConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private createServer(): Http2SecureServer {
+    const server = createSecureServer({
+      key: this.options.tls.keyPem,
+      cert: this.options.tls.certPem,
+      ca: this.trusted,
+      // Ask for a client certificate but judge it per request, so an untrusted one gets APNs' 403 answer
+      // instead of a bare TLS failure.
+      requestCert: true,
+      rejectUnauthorized: false,
+      settings: { maxConcurrentStreams: this.options.maxConcurrentStreams ?? 1000, enablePush: false },
+    });
+    server.on("session", (session) => {
+      this.stats.connections++;
+      this.sessions.add(session);
+      session.on("close", () => this.sessions.delete(session));
+      session.on("error", () => {});
+    });
+    server.on("stream", (stream, headers) => this.onStream(stream, headers));
+    server.on("sessionError", () => {});
+    server.on("tlsClientError", () => {});
+    return server;
+  }
+
+  private clientOf(stream: ServerHttp2Stream): { authorized: boolean; topic: string | undefined; subject: string; error?: string } {
+    const socket = stream.session?.socket as TLSSocket | undefined;
+    if (!socket) return { authorized: false, topic: undefined, subject: "", error: "no TLS session" };
+    let info = this.subjectTopics.get(socket);
+    if (!info) {
+      const peer = socket.getPeerCertificate();
+      const subject = peer && peer.subject ? Object.entries(peer.subject).map(([k, v]) => `${k}=${String(v)}`).join(", ") : "";
+      // Node names the UID attribute "UID" in its subject object.
+      const raw = peer?.subject as unknown as Record<string, string | string[] | undefined> | undefined;
+      const uid = raw?.UID ?? raw?.[UID_OID];
+      info = { topic: Array.isArray(uid) ? uid[0] : uid, subject };
+      this.subjectTopics.set(socket, info);
+    }
+    if (!socket.authorized) return { authorized: false, topic: info.topic, subject: info.subject, error: String(socket.authorizationError ?? "no client certificate") };
+    return { authorized: true, topic: info.topic, subject: info.subject };
+  }
+
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    stream.on("error", () => {});
+    let size = 0;
+    let chunks: Buffer[] | undefined;
+    let tooLarge = false;
+    stream.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_PAYLOAD) tooLarge = true;
+      else (chunks ??= []).push(c);
+    });
+    stream.on("end", () => this.answer(stream, headers, tooLarge ? undefined : chunks ? Buffer.concat(chunks).toString("utf8") : ""));
+  }
+
+  private answer(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, body: string | undefined): void {
+    this.stats.received++;
+    const apnsId = typeof headers["apns-id"] === "string" ? headers["apns-id"] : randomUUID().toUpperCase();
+    const path = String(headers[HTTP2_HEADER_PATH] ?? "");
+    const token = path.startsWith("/3/device/") ? path.slice("/3/device/".length).toLowerCase() : "";
+    const topic = typeof headers["apns-topic"] === "string" ? headers["apns-topic"] : "";
+    const client = this.clientOf(stream);
+    let pushMagic = "";
+
+    const refuse = (status: number, reason: string, extra: Record<string, unknown> = {}) => {
+      this.stats.refused++;
+      this.record({ token, topic, pushMagic, apnsId, headers, body: body ?? "", subject: client.subject, status, reason });
+      if (stream.destroyed || stream.closed) return;
+      stream.respond({ [HTTP2_HEADER_STATUS]: status, "apns-id": apnsId, "content-type": "application/json" });
+      stream.end(JSON.stringify({ reason, ...extra }));
+    };
+
+    if (!client.authorized) return refuse(403, "BadCertificate");
+    if (headers[HTTP2_HEADER_METHOD] !== "POST") return refuse(405, "MethodNotAllowed");
+    if (!path.startsWith("/3/device/")) return refuse(404, "BadPath");
+    if (!token) return refuse(400, "MissingDeviceToken");
+    if (!TOKEN_RE.test(token)) return refuse(400, "BadDeviceToken");
+    if (!topic) return refuse(400, "MissingTopic");
+    if (client.topic !== topic) return refuse(400, "TopicDisallowed");
+    if (headers["apns-push-type"] !== "mdm") return refuse(400, "InvalidPushType");
+    const priority = headers["apns-priority"];
+    if (priority !== undefined && priority !== "10" && priority !== "5") return refuse(400, "BadPriority");
+    const expiration = headers["apns-expiration"];
+    if (expiration !== undefined && !/^\d+$/.test(String(expiration))) return refuse(400, "BadExpirationDate");
+    if (body === undefined) return refuse(413, "PayloadTooLarge");
+    if (body === "") return refuse(400, "PayloadEmpty");
+    try {
+      const parsed = JSON.parse(body) as { mdm?: unknown };
+      if (typeof parsed.mdm !== "string" || parsed.mdm === "") return refuse(400, "BadPayload");
+      pushMagic = parsed.mdm;
+    } catch {
+      return refuse(400, "BadPayload");
+    }
+    const known = this.tokenTopics.get(token);
+    if (known !== undefined && known !== topic) return refuse(400, "DeviceTokenNotForTopic");
+    const gone = this.unregistered.get(token);
+    if (gone !== undefined) return refuse(410, "Unregistered", { timestamp: gone });
+    const fault = this.takeFault(token);
+    if (fault) return refuse(fault.status, fault.reason);
+
+    this.stats.accepted++;
+    const push = this.record({ token, topic, pushMagic, apnsId, headers, body, subject: client.subject, status: 200 });
+    if (!stream.destroyed && !stream.closed) {
+      stream.respond({ [HTTP2_HEADER_STATUS]: 200, "apns-id": apnsId }, { endStream: true });
+    }
+    this.deliver(push);
+  }
+
+  private takeFault(token: string): Fault | undefined {
+    for (const key of [token, "*"]) {
+      const list = this.faults.get(key);
+      const f = list?.[0];
+      if (!f) continue;
+      if (--f.remaining <= 0) list!.shift();
+      if (list!.length === 0) this.faults.delete(key);
+      return f;
+    }
+    return undefined;
+  }
+
+  private record(p: { token: string; topic: string; pushMagic: string; apnsId: string; headers: IncomingHttpHeaders; body: string; subject: string; status: number; reason?: string }): LocalPush {
+    const kept: Record<string, string> = {};
+    for (const h of RECORDED_HEADERS) {
+      const v = p.headers[h];
+      if (v !== undefined) kept[h] = String(v);
+    }
+    const push: LocalPush = {
+      seq: ++this.seq,
+      at: Date.now(),
+      token: p.token,
+      topic: p.topic,
+      pushMagic: p.pushMagic,
+      apnsId: p.apnsId,
+      headers: kept,
+      body: p.body,
+      certificateSubject: p.subject,
+      status: p.status,
+      ...(p.reason !== undefined ? { reason: p.reason } : {}),
+    };
+    this.recorded.push(push);
+    const limit = this.options.recordLimit ?? 10_000;
+    if (this.recorded.length > limit * 1.5) this.recorded.splice(0, this.recorded.length - limit);
+    return push;
+  }
+
+  private deliver(push: LocalPush): void {
+    const set = this.listeners.get(push.token);
+    if (set) for (const l of set) this.call(l, push);
+    for (const l of this.anyListeners) this.call(l, push);
+  }
+
+  private call(l: PushListener, push: LocalPush): void {
+    this.stats.delivered++;
+    try {
+      l(push);
+    } catch {
+      // A subscriber's failure is its own business; the push was delivered.
+    }
+  }
+}
