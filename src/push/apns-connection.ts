@@ -36,6 +36,7 @@ interface Waiting {
   resolve: (r: ApnsResult) => void;
 }
 
+const noop = () => {};
 const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_CONTENT_LENGTH } = constants;
 
 export class ApnsConnection {
@@ -45,6 +46,9 @@ export class ApnsConnection {
   private readonly waiting: Waiting[] = [];
   private waitingHead = 0;
   private pingTimer: NodeJS.Timeout | undefined;
+  /** Streams awaiting an answer and when they started: one sweep timer cancels stalled ones (no timer per push). */
+  private readonly open = new Map<ClientHttp2Stream, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private expirationSecond = -1;
   private expirationValue = "";
@@ -73,6 +77,7 @@ export class ApnsConnection {
     this.closed = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
     while (this.pending > 0) await new Promise((r) => setTimeout(r, 10));
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     const s = this.session;
     this.session = undefined;
     if (s && !s.destroyed) await new Promise<void>((resolve) => s.close(() => resolve()));
@@ -82,6 +87,7 @@ export class ApnsConnection {
   destroy(): void {
     this.closed = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.session?.destroy();
     this.session = undefined;
     for (let i = this.waitingHead; i < this.waiting.length; i++) this.waiting[i]!.resolve({ status: 0, transportError: "APNs client closed", latencyMs: 0 });
@@ -201,11 +207,15 @@ export class ApnsConnection {
       status = Number(h[HTTP2_HEADER_STATUS]) || 0;
       const id = h["apns-id"];
       if (typeof id === "string") apnsId = id;
+      // A success has no body; only a refusal's JSON reason is worth reading.
+      if (status === 200) stream.resume();
+      else stream.on("data", (c: Buffer) => (chunks ??= []).push(c));
     });
-    stream.on("data", (c: Buffer) => (chunks ??= []).push(c));
-    stream.on("error", () => {});
-    stream.setTimeout(this.options.requestTimeoutMs, () => stream.close(constants.NGHTTP2_CANCEL));
+    stream.on("error", noop);
+    this.open.set(stream, started);
+    if (!this.sweepTimer) this.armSweep();
     stream.on("close", () => {
+      this.open.delete(stream);
       if (status === 0) {
         this.finish(w, started, { status: 0, transportError: stream.rstCode ? `stream reset (HTTP/2 error ${stream.rstCode})` : "connection lost" });
         return;
@@ -224,6 +234,23 @@ export class ApnsConnection {
       this.finish(w, started, r);
     });
     stream.end(body);
+  }
+
+  private armSweep(): void {
+    const every = Math.max(250, Math.floor(this.options.requestTimeoutMs / 4));
+    this.sweepTimer = setInterval(() => {
+      if (this.open.size === 0) {
+        clearInterval(this.sweepTimer);
+        this.sweepTimer = undefined;
+        return;
+      }
+      const cutoff = performance.now() - this.options.requestTimeoutMs;
+      for (const [stream, started] of this.open) {
+        if (started > cutoff) break; // insertion order is start order
+        stream.close(constants.NGHTTP2_CANCEL);
+      }
+    }, every);
+    this.sweepTimer.unref();
   }
 
   private finish(w: Waiting, started: number, r: Omit<ApnsResult, "latencyMs">): void {

@@ -1,0 +1,84 @@
+// Push throughput: N MDM pushes from Orchard's APNs client to the local APNs endpoint (HTTP/2 over TLS
+// with a client certificate), the endpoint in a child process so client and server each have a core.
+// Prints JSON (and a markdown line): pushes/s, elapsed, latency percentiles, client memory.
+//   node bin/run-ts.js bench/push-throughput.ts [--count 100000] [--connections 1] [--streams 1000]
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { ApnsClient } from "../src/push/apns-client.ts";
+import { certificateFingerprint, pemToDer } from "../src/pki/pem.ts";
+
+interface Ready {
+  url: string;
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  topic: string;
+}
+
+async function endpointProcess(): Promise<void> {
+  const { startApnsDev } = await import("../src/push/apns-dev/apns-dev.ts");
+  const { issuePushCertificate } = await import("../src/push/apns-dev/authority.ts");
+  const dev = await startApnsDev({ devicePort: false, recordLimit: 1000 });
+  const cert = await issuePushCertificate(dev.authority.ca);
+  process.send!({ url: dev.url, caPem: dev.caPem, certPem: cert.certPem, keyPem: cert.keyPem, topic: cert.topic } satisfies Ready);
+  process.on("message", (m) => {
+    if (m === "stats") process.send!({ stats: dev.apns.stats });
+    if (m === "exit") void dev.close().then(() => process.exit(0));
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { count: { type: "string", default: "100000" }, connections: { type: "string", default: "1" }, streams: { type: "string", default: "1000" }, json: { type: "boolean", default: false } } });
+  const count = Number(values.count);
+  // Through bin/run-ts.js, which registers the TypeScript loader in the child too.
+  const runTs = fileURLToPath(new URL("../bin/run-ts.js", import.meta.url));
+  const child = fork(runTs, [fileURLToPath(import.meta.url), "--endpoint"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const ready = await new Promise<Ready>((resolve) => child.once("message", (m) => resolve(m as Ready)));
+  const client = new ApnsClient({ url: ready.url, extraCaPem: [ready.caPem], expirationSeconds: 604800, maxStreams: Number(values.streams), connectionsPerCertificate: Number(values.connections), pingIntervalMs: 0 });
+  const identity = { topic: ready.topic, fingerprint: certificateFingerprint(pemToDer(ready.certPem)), certPem: ready.certPem, keyPem: ready.keyPem };
+  const tokens = Array.from({ length: count }, (_, i) => i.toString(16).padStart(64, "0"));
+  // Warm up: the TLS handshake and JIT are not what is measured.
+  await Promise.all(Array.from({ length: 2000 }, (_, i) => client.send(identity, false, tokens[i % count]!, "warm")));
+  const rssBefore = process.memoryUsage.rss();
+  const cpuBefore = process.cpuUsage();
+  const latencies = new Float64Array(count);
+  let failed = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    tokens.map((t, i) =>
+      client.send(identity, false, t, "B6E0C1A4-4C4F-4D1D-9A7E-0D1A2B3C4D5E").then((r) => {
+        latencies[i] = r.latencyMs;
+        if (r.status !== 200) failed++;
+      }),
+    ),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const rssPeak = process.memoryUsage.rss();
+  latencies.sort();
+  const pct = (p: number) => Math.round(latencies[Math.min(count - 1, Math.floor((p / 100) * count))]! * 10) / 10;
+  child.send("stats");
+  const server = await new Promise<{ stats: unknown }>((resolve) => child.on("message", (m) => typeof m === "object" && m && "stats" in m && resolve(m as { stats: unknown })));
+  child.send("exit");
+  await client.close();
+  const result = {
+    benchmark: "push-throughput",
+    pushes: count,
+    failed,
+    seconds: Math.round(elapsed * 1000) / 1000,
+    pushesPerSecond: Math.round(count / elapsed),
+    latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: pct(100) },
+    clientCpuSeconds: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100,
+    clientRssMb: { before: Math.round(rssBefore / 1048576), after: Math.round(rssPeak / 1048576) },
+    connections: Number(values.connections),
+    maxStreams: Number(values.streams),
+    endpoint: server.stats,
+    node: process.version,
+  };
+  console.log(JSON.stringify(result, null, 2));
+  console.log(`\n| pushes | seconds | pushes/s | p50 ms | p99 ms | client RSS MB |\n|---|---|---|---|---|---|\n| ${count} | ${result.seconds} | ${result.pushesPerSecond} | ${result.latencyMs.p50} | ${result.latencyMs.p99} | ${result.clientRssMb.after} |`);
+}
+
+if (process.argv.includes("--endpoint")) await endpointProcess();
+else await main();
