@@ -26,6 +26,9 @@ export interface OrchardConfig {
   extraCaFiles: string[];
   caKeyType: "rsa-2048" | "rsa-3072" | "rsa-4096" | "ec-p256";
   caValidityDays: number;
+  caCertFile: string | undefined;
+  caKeyFile: string | undefined;
+  userAuthenticate: "decline" | "empty-challenge";
   resultRetentionDays: number;
   apnsUrl: string | undefined;
   apnsCaFile: string | undefined;
@@ -133,6 +136,15 @@ export const SETTINGS = [
   setting({ key: "extraCaFiles", env: "ORCHARD_EXTRA_CA_FILES", description: "Comma-separated PEM files of further CAs trusted for device identities", parse: list, fallback: () => [] }),
   setting({ key: "caKeyType", env: "ORCHARD_CA_KEY_TYPE", description: "Key type of a newly created CA", parse: oneOf(["rsa-2048", "rsa-3072", "rsa-4096", "ec-p256"] as const), fallback: () => "rsa-2048" }),
   setting({ key: "caValidityDays", env: "ORCHARD_CA_VALIDITY_DAYS", description: "Validity of a newly created CA, days", parse: positiveInt, fallback: () => 3650 }),
+  setting({ key: "caCertFile", env: "ORCHARD_CA_CERT_FILE", description: "PEM certificate (and chain) of an external CA to issue from, instead of a generated one", parse: optionalText, fallback: () => undefined }),
+  setting({ key: "caKeyFile", env: "ORCHARD_CA_KEY_FILE", secret: true, description: "PEM private key of ORCHARD_CA_CERT_FILE", parse: optionalText, fallback: () => undefined }),
+  setting({
+    key: "userAuthenticate",
+    env: "ORCHARD_USER_AUTHENTICATE",
+    description: "Answer to UserAuthenticate: decline (410) or empty-challenge (zero-length DigestChallenge)",
+    parse: oneOf(["decline", "empty-challenge"] as const),
+    fallback: () => "decline",
+  }),
   setting({ key: "resultRetentionDays", env: "ORCHARD_RESULT_RETENTION_DAYS", description: "How long command results are kept, days", parse: positiveInt, fallback: () => 30 }),
   setting({ key: "apnsUrl", env: "ORCHARD_APNS_URL", description: "Override of the APNs gateway base URL", parse: optionalUrl(["https:", "http:"]), fallback: () => undefined }),
   setting({ key: "apnsCaFile", env: "ORCHARD_APNS_CA_FILE", description: "Extra CA (PEM) to trust for the APNs gateway", parse: optionalText, fallback: () => undefined }),
@@ -165,6 +177,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OrchardConfig 
     }
   }
   const config = out as OrchardConfig;
+  if ((config.caCertFile === undefined) !== (config.caKeyFile === undefined)) {
+    throw new ConfigError("ORCHARD_CA_CERT_FILE", "ORCHARD_CA_CERT_FILE and ORCHARD_CA_KEY_FILE must be set together");
+  }
   if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
     throw new ConfigError("ORCHARD_TLS_CERT_FILE", "ORCHARD_TLS_CERT_FILE and ORCHARD_TLS_KEY_FILE must be set together");
   }

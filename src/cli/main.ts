@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { ConfigError } from "../config.ts";
 import { registerServeCommands } from "./serve-command.ts";
 import { registerTokenCommands } from "./token-command.ts";
+import { registerEnrollmentProfileCommands } from "./enrollment-profile-command.ts";
 import { VERSION } from "../version.ts";
 
 const program = new Command();
@@ -12,6 +13,7 @@ program.name("orchard").description("Orchard, an Apple MDM server").version(VERS
 
 registerServeCommands(program);
 registerTokenCommands(program);
+registerEnrollmentProfileCommands(program);
 program
   .command("version")
   .description("print the version")

@@ -64,9 +64,7 @@ export function mdmRoutes(deps: MdmRouteDeps) {
         if (e instanceof PlistError) return refuse(reply, req, 400, `malformed plist: ${e.message}`, kind);
         throw e;
       }
-      const isCheckin =
-        kind === "checkin" ||
-        (kind === "either" && (contentTypeOf(req) === CHECKIN_CONTENT_TYPE || (isDict(value) && value.MessageType !== undefined && value.Status === undefined)));
+      const isCheckin = kind === "checkin" || (kind === "either" && looksLikeCheckin(value, contentTypeOf(req)));
       let res: MdmResponse;
       try {
         if (isCheckin) {
@@ -117,6 +115,16 @@ function establishIdentity(req: FastifyRequest, body: Uint8Array, deps: MdmRoute
     if (peer && peer.raw) return deps.verifier.verifyCertificate(new Uint8Array(peer.raw));
   }
   return { ok: false, reason: "no device identity: send the Mdm-Signature header or a TLS client certificate" };
+}
+
+/** At the ServerURL: the body decides (MessageType vs Status); only an ambiguous body falls back to the Content-Type. */
+function looksLikeCheckin(value: PlistValue, contentType: string): boolean {
+  if (isDict(value)) {
+    const hasType = value.MessageType !== undefined;
+    const hasStatus = value.Status !== undefined;
+    if (hasType !== hasStatus) return hasType;
+  }
+  return contentType === CHECKIN_CONTENT_TYPE;
 }
 
 function contentTypeOf(req: FastifyRequest): string {

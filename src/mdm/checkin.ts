@@ -144,6 +144,7 @@ export class CheckinService {
         topic: msg.Topic ?? null,
         authenticated_at: now,
       });
+      await this.binding.bind(channel.deviceId, identity.fingerprint);
     }
     this.events.emit("enrollment.authenticated", {
       enrollmentId: channel.id,

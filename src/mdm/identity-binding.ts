@@ -52,6 +52,8 @@ export class IdentityBinding {
 
   async bind(deviceId: string, fingerprint: string): Promise<void> {
     await updateDeviceChannels(this.store, deviceId, { cert_fingerprint: fingerprint });
+    // The issued-certificate record learns whose identity it is (a no-op for certificates of other CAs).
+    await this.store.db.updateTable("issued_certificates").set({ enrollment_id: deviceId }).where("fingerprint", "=", fingerprint).execute();
   }
 
   private async rebind(deviceId: string, previous: string | null, fingerprint: string): Promise<void> {

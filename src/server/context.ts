@@ -71,7 +71,7 @@ async function assemble(config: OrchardConfig, logger: Logger, store: Store, sec
   });
   const profileOfCertificate = async (fingerprint: string) =>
     (await store.db.selectFrom("issued_certificates").select("enrollment_profile_id").where("fingerprint", "=", fingerprint).executeTakeFirst())?.enrollment_profile_id;
-  const checkin = new CheckinService(store, secrets, events, binding, logger, { userAuthenticate: "decline", getToken: new Map() }, profileOfCertificate);
+  const checkin = new CheckinService(store, secrets, events, binding, logger, { userAuthenticate: config.userAuthenticate, getToken: new Map() }, profileOfCertificate);
   const connect = new ConnectService(store, events, binding);
   const commands = new CommandService(store, events, (id) => enrollmentProfiles.accessRights(id));
 

@@ -6,8 +6,8 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { AppContext } from "../app-context.ts";
-import { createCa } from "../pki/ca.ts";
-import { certificateSubjectAltNames, isIssuedBy, parseCertificate } from "../pki/certificate.ts";
+import { createCa, importCa } from "../pki/ca.ts";
+import { certificateSubjectAltNames, isIssuedBy, parseCertificate, subjectString } from "../pki/certificate.ts";
 import { issueProfileSigningCertificate, issueRaCertificate, issueServerCertificate, type SigningIdentity } from "../pki/issue.ts";
 import { exportPrivateKeyPem, type KeySpec } from "../pki/keys.ts";
 import { derToPem } from "../pki/pem.ts";
@@ -41,11 +41,22 @@ export function caKeySpec(type: OrchardConfig["caKeyType"]): KeySpec {
 }
 
 export async function ensureServerCredentials(ctx: Pick<AppContext, "config" | "store" | "secrets" | "logger">): Promise<ServerCredentials> {
-  const ca = await ensure(ctx, "ca", () => false, async () => {
-    const created = await createCa({ subject: "CN=Orchard MDM CA,O=Orchard", key: caKeySpec(ctx.config.caKeyType), validityDays: ctx.config.caValidityDays });
-    ctx.logger.info("created Orchard's certificate authority");
-    return created;
-  });
+  const imported = ctx.config.caCertFile && ctx.config.caKeyFile ? importCa({ certPem: readFileSync(ctx.config.caCertFile, "utf8"), keyPem: readFileSync(ctx.config.caKeyFile, "utf8") }) : undefined;
+  const ca = await ensure(
+    ctx,
+    "ca",
+    // An operator-supplied CA replaces a stored one that differs (e.g. the generated CA of a first trial run).
+    (stored) => imported !== undefined && !Buffer.from(stored.certDer).equals(Buffer.from(imported.certDer)),
+    async () => {
+      if (imported) {
+        ctx.logger.info({ subject: subjectString(parseCertificate(imported.certDer)) }, "using the imported certificate authority");
+        return imported;
+      }
+      const created = await createCa({ subject: "CN=Orchard MDM CA,O=Orchard", key: caKeySpec(ctx.config.caKeyType), validityDays: ctx.config.caValidityDays });
+      ctx.logger.info("created Orchard's certificate authority");
+      return created;
+    },
+  );
   const caCert = parseCertificate(ca.certDer);
   const stale = (id: SigningIdentity) => {
     const c = parseCertificate(id.certDer);
@@ -82,6 +93,7 @@ async function ensure(
   if (existing && !needsReplacing(existing)) return existing;
   const created = await create();
   await saveCredential(ctx, name, created, existing === undefined);
+  if (name !== "ca") await recordServerCertificate(ctx, name, created.certDer);
   // Another replica may have stored one first: everyone uses what the database holds.
   return (await loadCredential(ctx, name)) ?? created;
 }
@@ -99,4 +111,16 @@ function coversNames(id: SigningIdentity, names: { dns: string[]; ips: string[] 
   const san = certificateSubjectAltNames(parseCertificate(id.certDer));
   const has = (type: string, value: string) => san.some((n) => n.type === type && "value" in n && n.value === value);
   return names.dns.every((n) => has("dns", n)) && names.ips.every((n) => has("ip", n));
+}
+
+const KIND: Record<Exclude<CredentialName, "ca">, "tls" | "scep-ra" | "profile-signing"> = { tls: "tls", "scep-ra": "scep-ra", "profile-signing": "profile-signing" };
+
+/** Orchard's own certificates are recorded with the devices' ones: every certificate the CA issues is on file. */
+async function recordServerCertificate(ctx: Pick<AppContext, "store">, name: Exclude<CredentialName, "ca">, der: Uint8Array): Promise<void> {
+  const c = parseCertificate(der);
+  await ctx.store.db
+    .insertInto("issued_certificates")
+    .values({ serial: c.serialNumberHex, kind: KIND[name], subject: subjectString(c), not_before: c.notBefore.getTime(), not_after: c.notAfter.getTime(), fingerprint: c.fingerprint, enrollment_id: null, enrollment_profile_id: null, revoked_at: null, created_at: Date.now() })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
 }

@@ -126,11 +126,12 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
         },
       },
       async (req) => {
-        await profiles.row(req.params.id).catch(rethrow);
+        const profile = await profiles.row(req.params.id).catch(rethrow);
         const rows = await listEnrollments(ctx.store, { enrollmentProfileId: req.params.id, channel: "device" }, req.query.limit + 1, req.query.cursor);
         const page = rows.slice(0, req.query.limit);
         return {
-          enrollments: page.map((r) => ({ ...enrollmentView(r), ownership: null as string | null, userAffinity: null as string | null })),
+          // Ownership and user affinity come from the profile the device enrolled through.
+          enrollments: page.map((r) => ({ ...enrollmentView(r), ownership: profile.ownership, userAffinity: profile.user_affinity })),
           nextCursor: rows.length > req.query.limit ? (page[page.length - 1]?.id ?? null) : null,
         };
       },
