@@ -116,3 +116,46 @@ it("refuses to start on a bad setting with one line naming it", async () => {
   expect(stderr).toContain("ORCHARD_HTTPS_PORT");
   expect(stderr).toContain("abc");
 });
+
+it("drains in-flight requests and exits cleanly on SIGTERM", async () => {
+  const { spawn } = await import("node:child_process");
+  const dir = mkdtempSync(join(tmpdir(), "orchard-sigterm-"));
+  const { freePort } = await import("../../bench/lib/server-process.ts");
+  const [http, https] = [await freePort(), await freePort()];
+  const child = spawn("node", ["bin/orchard.js", "serve"], { env: { ...process.env, ORCHARD_DATA_DIR: dir, ORCHARD_HTTP_PORT: String(http), ORCHARD_HTTPS_PORT: String(https), ORCHARD_HOST: "127.0.0.1", ORCHARD_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (c) => (out += c));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  for (let i = 0; i < 100 && !out.includes("Orchard is running"); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(out).toContain("Admin token file");
+  expect(out).not.toMatch(/orch_[A-Za-z0-9_-]{20,}/);
+  const token = readFileSync(join(dir, "admin-token"), "utf8").trim();
+  // A request in flight when the signal arrives still gets its answer.
+  const inFlight = fetch(`http://127.0.0.1:${http}/api/v1/tokens`, { headers: { authorization: `Bearer ${token}` } });
+  child.kill("SIGTERM");
+  expect((await inFlight).status).toBe(200);
+  expect(await exited).toBe(0);
+  expect(out).toContain("stopped");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it("manages tokens from the CLI: create, list, revoke", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "orchard-cli-"));
+  const env = { ...process.env, ORCHARD_DATA_DIR: dir, ORCHARD_LOG_LEVEL: "silent" };
+  const created = JSON.parse((await run("node", ["bin/orchard.js", "token", "create", "--name", "ci", "--role", "readonly", "--json"], { env })).stdout);
+  expect(created).toMatchObject({ name: "ci", role: "readonly", token: expect.stringMatching(/^orch_/) });
+  const listed = JSON.parse((await run("node", ["bin/orchard.js", "token", "list", "--json"], { env })).stdout);
+  expect(listed.map((t: { name: string }) => t.name)).toEqual(["ci"]);
+  expect(JSON.stringify(listed)).not.toContain(created.token);
+  await run("node", ["bin/orchard.js", "token", "revoke", "ci"], { env });
+  const after = JSON.parse((await run("node", ["bin/orchard.js", "token", "list", "--json"], { env })).stdout);
+  expect(after[0].revokedAt).not.toBeNull();
+  const bad = await run("node", ["bin/orchard.js", "token", "create", "--name", "x", "--role", "root"], { env }).catch((e: { code: number; stderr: string }) => e);
+  expect((bad as { code: number }).code).not.toBe(0);
+  expect((bad as { stderr: string }).stderr).toContain("--role");
+  const cfg = (await run("node", ["bin/orchard.js", "config"], { env: { ...env, ORCHARD_MASTER_KEY: Buffer.alloc(32, 1).toString("base64"), ORCHARD_DATABASE_URL: "postgres://u:hunter2@db/x" } })).stdout;
+  expect(cfg).toContain("ORCHARD_HTTPS_PORT");
+  expect(cfg).not.toContain("hunter2");
+  expect(cfg).not.toContain(Buffer.alloc(32, 1).toString("base64"));
+  rmSync(dir, { recursive: true, force: true });
+});
