@@ -26,7 +26,7 @@ export interface HotPath {
   touchLastSeen(enrollmentId: string, now: number): Promise<void>;
 }
 
-const SQL = {
+export const HOT_PATH_SQL = {
   gate: "SELECT status, cert_fingerprint, device_id FROM enrollments WHERE id = ?",
   next: (statuses: string) =>
     `SELECT q.command_uuid, q.deliveries, c.request_type, c.body FROM command_queue q JOIN commands c ON c.uuid = q.command_uuid ` +
@@ -35,8 +35,8 @@ const SQL = {
   claim: "UPDATE command_queue SET status = 'sent', sent_at = ?, deliveries = deliveries + 1 WHERE enrollment_id = ? AND command_uuid = ? AND deliveries = ?",
   touch: "UPDATE enrollments SET last_seen_at = ? WHERE id = ?",
 };
-const AFTER_IDLE = "'pending', 'sent', 'notnow'";
-const AFTER_RESULT = "'pending'";
+export const AFTER_IDLE = "'pending', 'sent', 'notnow'";
+export const AFTER_RESULT = "'pending'";
 
 const cache = new WeakMap<Store, HotPath>();
 
@@ -50,11 +50,11 @@ export function hotPath(store: Store): HotPath {
 }
 
 function sqliteHotPath(db: BetterSqlite3.Database): HotPath {
-  const gate = db.prepare<[string], Gate>(SQL.gate);
-  const nextIdle = db.prepare<[string, number], Candidate>(SQL.next(AFTER_IDLE));
-  const nextResult = db.prepare<[string, number], Candidate>(SQL.next(AFTER_RESULT));
-  const claim = db.prepare<[number, string, string, number]>(SQL.claim);
-  const touch = db.prepare<[number, string]>(SQL.touch);
+  const gate = db.prepare<[string], Gate>(HOT_PATH_SQL.gate);
+  const nextIdle = db.prepare<[string, number], Candidate>(HOT_PATH_SQL.next(AFTER_IDLE));
+  const nextResult = db.prepare<[string, number], Candidate>(HOT_PATH_SQL.next(AFTER_RESULT));
+  const claim = db.prepare<[number, string, string, number]>(HOT_PATH_SQL.claim);
+  const touch = db.prepare<[number, string]>(HOT_PATH_SQL.touch);
   return {
     gate: async (id) => gate.get(id),
     nextCandidate: async (id, afterIdle, now) => (afterIdle ? nextIdle : nextResult).get(id, now),
@@ -76,11 +76,11 @@ function postgresHotPath(store: Store): HotPath {
     const t = numbered(text);
     return async (values: unknown[]) => (await pool.query<R & object>({ name, text: t, values })).rows as R[];
   };
-  const gate = q<Gate>("orchard_gate", SQL.gate);
-  const nextIdle = q<Candidate>("orchard_next_idle", SQL.next(AFTER_IDLE));
-  const nextResult = q<Candidate>("orchard_next_result", SQL.next(AFTER_RESULT));
-  const claimText = numbered(SQL.claim);
-  const touchText = numbered(SQL.touch);
+  const gate = q<Gate>("orchard_gate", HOT_PATH_SQL.gate);
+  const nextIdle = q<Candidate>("orchard_next_idle", HOT_PATH_SQL.next(AFTER_IDLE));
+  const nextResult = q<Candidate>("orchard_next_result", HOT_PATH_SQL.next(AFTER_RESULT));
+  const claimText = numbered(HOT_PATH_SQL.claim);
+  const touchText = numbered(HOT_PATH_SQL.touch);
   return {
     gate: async (id) => (await gate([id]))[0],
     nextCandidate: async (id, afterIdle, now) => (await (afterIdle ? nextIdle : nextResult)([id, now]))[0],
