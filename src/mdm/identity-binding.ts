@@ -14,8 +14,8 @@ export interface DeviceIdentity {
 
 export type BindingVerdict = { ok: true } | { ok: false; status: number; reason: string };
 
-/** Which enrollment (device id) Orchard issued a certificate for, when it knows. */
-export type IssuedForLookup = (fingerprint: string) => Promise<string | null | undefined>;
+/** Which enrollment (device id) Orchard issued a certificate for, when it knows, and when it issued it. */
+export type IssuedForLookup = (fingerprint: string) => Promise<{ enrollmentId: string | null; issuedAt: number } | undefined>;
 
 export class IdentityBinding {
   constructor(
@@ -42,10 +42,16 @@ export class IdentityBinding {
       await this.rebind(deviceId, null, identity.fingerprint);
       return { ok: true };
     }
-    const issuedFor = await this.issuedFor(identity.fingerprint);
-    if (issuedFor === deviceId) {
-      await this.rebind(deviceId, device.cert_fingerprint, identity.fingerprint);
-      return { ok: true };
+    // A renewal: issued by Orchard for this device, and newer than the bound certificate (an older one,
+    // e.g. the certificate a renewal replaced, must not take the binding back).
+    const candidate = await this.issuedFor(identity.fingerprint);
+    if (candidate?.enrollmentId === deviceId) {
+      const current = await this.issuedFor(device.cert_fingerprint);
+      if (!current || candidate.issuedAt > current.issuedAt) {
+        await this.rebind(deviceId, device.cert_fingerprint, identity.fingerprint);
+        return { ok: true };
+      }
+      return { ok: false, status: 401, reason: "certificate has been replaced by a renewed identity" };
     }
     return { ok: false, status: 401, reason: "certificate is not the identity bound to this enrollment" };
   }
