@@ -205,7 +205,8 @@ export const DEFAULT_NOT_NOW_WHEN_LOCKED = [
 ];
 
 export function createDeviceState(options: CreateDeviceOptions): DeviceState {
-  const rng: RandomSource = options.seed !== undefined ? seededRandom(options.seed) : cryptoRandom();
+  // The platform is part of the seed: two platforms never share identifiers.
+  const rng: RandomSource = options.seed !== undefined ? seededRandom(`${options.platform}:${options.seed}`) : cryptoRandom();
   const catalog = CATALOG[options.platform];
   const model = pickModel(catalog.models, rng, options.productName);
   const release = options.osVersion

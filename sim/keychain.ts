@@ -5,6 +5,7 @@ import type { KeyObject } from "node:crypto";
 import { importPrivateKey, exportPrivateKeyPem } from "../src/pki/keys.ts";
 import { certificateDer, derToPem } from "../src/pki/pem.ts";
 import type { SigningIdentity } from "../src/pki/issue.ts";
+import { resolveSharedKey, sharedKeyReference } from "./shared-keys.ts";
 import type { DeviceState, KeychainIdentity, TrustAnchor } from "./device-state.ts";
 
 export interface IdentityInput {
@@ -29,12 +30,12 @@ export class Keychain {
 
   /** Adds (or replaces, same uuid) an identity. */
   addIdentity(input: IdentityInput): KeychainIdentity {
-    const key = typeof input.key === "string" ? importPrivateKey(input.key) : input.key;
+    const key = typeof input.key === "string" ? (resolveSharedKey(input.key) ?? importPrivateKey(input.key)) : input.key;
     const identity: KeychainIdentity = {
       uuid: input.uuid,
       certificate: b64(certificateDer(input.certificate)),
       chain: (input.chain ?? []).map((c) => b64(certificateDer(c))),
-      key: typeof input.key === "string" ? input.key : exportPrivateKeyPem(key),
+      key: typeof input.key === "string" ? input.key : (sharedKeyReference(key) ?? exportPrivateKeyPem(key)),
     };
     if (input.profileIdentifier !== undefined) identity.profileIdentifier = input.profileIdentifier;
     this.state.keychain.identities = this.state.keychain.identities.filter((i) => i.uuid !== input.uuid);
@@ -56,7 +57,7 @@ export class Keychain {
     if (!identity) return undefined;
     let key = this.keys.get(uuid);
     if (!key) {
-      key = importPrivateKey(identity.key);
+      key = resolveSharedKey(identity.key) ?? importPrivateKey(identity.key);
       this.keys.set(uuid, key);
     }
     const signing: SigningIdentity = { certDer: fromB64(identity.certificate), key, chainDer: identity.chain.map(fromB64) };
@@ -69,7 +70,8 @@ export class Keychain {
     const identity = this.identity(uuid);
     if (!identity) return undefined;
     const cert = [identity.certificate, ...identity.chain].map((c) => derToPem(fromB64(c))).join("");
-    return { cert, key: identity.key };
+    const shared = resolveSharedKey(identity.key);
+    return { cert, key: shared ? exportPrivateKeyPem(shared) : identity.key };
   }
 
   /** Adds a certificate: trusted (a root payload) or, with `intermediate`, only kept and listed. */
