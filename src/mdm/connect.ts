@@ -48,7 +48,7 @@ export class ConnectService {
         if (outcome === "recorded") {
           this.events.emit("command.completed", {
             commandUuid: uuid,
-            requestType: null,
+            requestType: (await hotPath(this.store).requestType(uuid)) ?? null,
             enrollmentId: channel.id,
             status,
             raw,

@@ -24,6 +24,7 @@ export interface HotPath {
   /** Marks a candidate sent if nobody else did meanwhile (compare-and-set on its delivery count). */
   claim(enrollmentId: string, commandUuid: string, deliveries: number, now: number): Promise<boolean>;
   touchLastSeen(enrollmentId: string, now: number): Promise<void>;
+  requestType(commandUuid: string): Promise<string | undefined>;
 }
 
 export const HOT_PATH_SQL = {
@@ -34,6 +35,7 @@ export const HOT_PATH_SQL = {
     `ORDER BY q.priority DESC, q.queued_at, q.command_uuid LIMIT 1`,
   claim: "UPDATE command_queue SET status = 'sent', sent_at = ?, deliveries = deliveries + 1 WHERE enrollment_id = ? AND command_uuid = ? AND deliveries = ?",
   touch: "UPDATE enrollments SET last_seen_at = ? WHERE id = ?",
+  requestType: "SELECT request_type FROM commands WHERE uuid = ?",
 };
 export const AFTER_IDLE = "'pending', 'sent', 'notnow'";
 export const AFTER_RESULT = "'pending'";
@@ -55,6 +57,7 @@ function sqliteHotPath(db: BetterSqlite3.Database): HotPath {
   const nextResult = db.prepare<[string, number], Candidate>(HOT_PATH_SQL.next(AFTER_RESULT));
   const claim = db.prepare<[number, string, string, number]>(HOT_PATH_SQL.claim);
   const touch = db.prepare<[number, string]>(HOT_PATH_SQL.touch);
+  const requestType = db.prepare<[string], { request_type: string }>(HOT_PATH_SQL.requestType);
   return {
     gate: async (id) => gate.get(id),
     nextCandidate: async (id, afterIdle, now) => (afterIdle ? nextIdle : nextResult).get(id, now),
@@ -62,6 +65,7 @@ function sqliteHotPath(db: BetterSqlite3.Database): HotPath {
     touchLastSeen: async (id, now) => {
       touch.run(now, id);
     },
+    requestType: async (uuid) => requestType.get(uuid)?.request_type,
   };
 }
 
@@ -81,6 +85,7 @@ function postgresHotPath(store: Store): HotPath {
   const nextResult = q<Candidate>("orchard_next_result", HOT_PATH_SQL.next(AFTER_RESULT));
   const claimText = numbered(HOT_PATH_SQL.claim);
   const touchText = numbered(HOT_PATH_SQL.touch);
+  const requestType = q<{ request_type: string }>("orchard_request_type", HOT_PATH_SQL.requestType);
   return {
     gate: async (id) => (await gate([id]))[0],
     nextCandidate: async (id, afterIdle, now) => (await (afterIdle ? nextIdle : nextResult)([id, now]))[0],
@@ -88,5 +93,6 @@ function postgresHotPath(store: Store): HotPath {
     touchLastSeen: async (id, now) => {
       await pool.query({ name: "orchard_touch", text: touchText, values: [now, id] });
     },
+    requestType: async (uuid) => (await requestType([uuid]))[0]?.request_type,
   };
 }

@@ -55,6 +55,7 @@ describeEachDatabase("query plans of hot queries", (database) => {
     expectIndexed(await plan(HOT_PATH_SQL.next(AFTER_RESULT), ["X", 1]), "next after result");
     expectIndexed(await plan(HOT_PATH_SQL.claim, [1, "X", "U", 0]), "claim");
     expectIndexed(await plan(HOT_PATH_SQL.touch, [1, "X"]), "touch");
+    expectIndexed(await plan(HOT_PATH_SQL.requestType, ["U"]), "request type of a result");
   });
 
   it("results, certificate binding, jobs and expiry", async () => {

@@ -325,6 +325,7 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     server.close();
     const ours = received.find((r) => r.headers["x-orchard-event"] === "command.completed" && JSON.parse(r.body).data?.commandUuid === c.commandUuid);
     expect(ours).toBeDefined();
+    expect(JSON.parse(ours!.body).data.requestType).toBe("ProfileList");
     const { createHmac } = await import("node:crypto");
     const expected = createHmac("sha256", "s3cret-s3cret-s3cret").update(`${ours!.headers["x-orchard-timestamp"]}.${ours!.body}`).digest("hex");
     expect(ours!.headers["x-orchard-signature"]).toBe(`sha256=${expected}`);
