@@ -185,8 +185,8 @@ export interface OnlineOptions {
 }
 
 export interface OnlineFleet {
-  /** Wakes one device as a push would (it connects at once). */
-  wake(udid: string): void;
+  /** Wakes one device as a push would (it connects at once): by UDID or by the hex APNs token of any channel. */
+  wake(udidOrToken: string): void;
   /** Ends the run: in-flight connects finish, state is saved, and the summary is returned. */
   stop(): Promise<FleetRunSummary>;
 }

@@ -137,8 +137,8 @@ export interface OnlineSliceOptions {
 
 /**
  * Keeps a slice online: each device connects every `intervalSec` (jittered), and whenever it is woken (a push;
- * see the returned `wake`). Until the local APNs endpoint exists, polling is the wake-up; a push subscription
- * only has to call wake(udid).
+ * see the returned `wake`, which takes a UDID or the hex APNs token a push is addressed to). Until the local APNs
+ * endpoint exists, polling is the wake-up; a push subscription only has to call wake(token).
  */
 export function runOnlineSlice(options: OnlineSliceOptions): { wake: (udid: string) => void; done: Promise<void> } {
   const store = FleetStore.open(options.fleetPath);
@@ -147,12 +147,17 @@ export function runOnlineSlice(options: OnlineSliceOptions): { wake: (udid: stri
   const collector = new ProgressCollector();
   const devices: FleetDevice[] = store.load(options.seqs);
   const byUdid = new Map<string, { entry: FleetDevice; device: VirtualDevice; due: number; busy: boolean }>();
+  // A push names a device by its APNs token (hex), not its UDID.
+  const byToken = new Map<string, string>();
   const intervalMs = options.intervalSec * 1000;
   const now = Date.now();
   for (const entry of devices) {
     const device = new VirtualDevice(entry.state, { transport, historySize: 0, keyProvider: pooledKeyProvider(pool, entry.seq) });
     device.mdm.onExchange = (e) => collector.request(e.durationMs);
     byUdid.set(entry.state.udid, { entry, device, due: now + Math.random() * intervalMs, busy: false });
+    for (const token of [entry.state.mdm?.pushToken, ...entry.state.users.map((u) => u.pushToken)]) {
+      if (token) byToken.set(Buffer.from(token, "base64").toString("hex"), entry.state.udid);
+    }
   }
   let inFlight = 0;
   let stopping = false;
@@ -179,8 +184,9 @@ export function runOnlineSlice(options: OnlineSliceOptions): { wake: (udid: stri
         });
     }
   };
-  const wake = (udid: string) => {
-    if (byUdid.has(udid)) {
+  const wake = (id: string) => {
+    const udid = byUdid.has(id) ? id : byToken.get(id.toLowerCase());
+    if (udid !== undefined) {
       queue.push(udid);
       pump();
     }

@@ -56,6 +56,27 @@ describe("fleet file", () => {
     expect(FleetStore.open(path).load([first!.seq])[0]!.state.mdm?.pushMagic).toBe("m");
   });
 
+  it("stores a long string every device shares once, and gives it back unchanged", () => {
+    const path = join(dir, "blobs.db");
+    createFleet(path, { count: 3, platforms: ["iOS"], seed: "s4" });
+    const store = FleetStore.open(path);
+    const devices = store.load(store.select());
+    const ca = "A".repeat(3000);
+    devices.forEach((d, i) => {
+      d.state.keychain.anchors.push({ certificate: ca });
+      d.state.keychain.anchors.push({ certificate: `${"B".repeat(2000)}${i}` });
+    });
+    store.save(devices);
+    store.close();
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare("SELECT COUNT(*) FROM blobs").pluck().get()).toBe(4);
+    expect(raw.prepare("SELECT MAX(length(state)) FROM devices").pluck().get()).toBeLessThan(3000);
+    raw.close();
+    const again = FleetStore.open(path);
+    expect(again.load(again.select()).map((d) => d.state)).toEqual(devices.map((d) => d.state));
+    again.close();
+  });
+
   it("refuses a file that is not a fleet, and a missing one, with a clear message", () => {
     expect(() => FleetStore.open(join(dir, "missing.db"))).toThrow(/orchard sim create/);
     const other = join(dir, "other.db");

@@ -2,7 +2,7 @@
 // few indexed columns for selection and stats, and the fleet's key pool. Worker threads open the same file and
 // each reads and writes its own devices, so a 100,000-device fleet survives restarts and is shared by workers.
 import Database from "better-sqlite3";
-import type { KeyObject } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
 import { exportPrivateKeyPem, importPrivateKey } from "../src/pki/keys.ts";
 import { DEVICE_STATE_VERSION, type DeviceState } from "./device-state.ts";
 import { registerSharedKey } from "./shared-keys.ts";
@@ -34,8 +34,49 @@ export class FleetError extends Error {
   override readonly name = "FleetError";
 }
 
+// Long strings (certificates, mostly) are stored once in `blobs` and referenced from device state: the CA and
+// profile-signing certificates every device holds would otherwise be most of each device's row.
+const BLOB_MIN_LENGTH = 512;
+const BLOB_REF = "\u0000blob:";
+const BLOB_CACHE_MAX = 4096;
+
 export class FleetStore {
-  private constructor(private readonly db: Database.Database) {}
+  private readonly knownBlobs = new Set<string>();
+  private readonly blobCache = new Map<string, string>();
+  private readonly insertBlob: Database.Statement;
+  private readonly selectBlob: Database.Statement;
+
+  private constructor(private readonly db: Database.Database) {
+    this.insertBlob = db.prepare("INSERT OR IGNORE INTO blobs (hash, value) VALUES (?, ?)");
+    this.selectBlob = db.prepare("SELECT value FROM blobs WHERE hash = ?").pluck();
+  }
+
+  private encode(state: DeviceState): string {
+    return JSON.stringify(state, (_key, value: unknown) => {
+      if (typeof value !== "string" || value.length < BLOB_MIN_LENGTH) return value;
+      const hash = createHash("sha256").update(value).digest("base64url");
+      if (!this.knownBlobs.has(hash)) {
+        this.insertBlob.run(hash, value);
+        this.knownBlobs.add(hash);
+      }
+      return `${BLOB_REF}${hash}`;
+    });
+  }
+
+  private decode(text: string): DeviceState {
+    return JSON.parse(text, (_key, value: unknown) => {
+      if (typeof value !== "string" || !value.startsWith(BLOB_REF)) return value;
+      const hash = value.slice(BLOB_REF.length);
+      let blob = this.blobCache.get(hash);
+      if (blob === undefined) {
+        blob = this.selectBlob.get(hash) as string | undefined;
+        if (blob === undefined) throw new FleetError(`the fleet file is missing blob ${hash}`);
+        if (this.blobCache.size >= BLOB_CACHE_MAX) this.blobCache.clear();
+        this.blobCache.set(hash, blob);
+      }
+      return blob;
+    }) as DeviceState;
+  }
 
   /** Opens (and with `create`, creates) a fleet file. */
   static open(path: string, options: { create?: boolean; readonly?: boolean } = {}): FleetStore {
@@ -65,6 +106,7 @@ export class FleetStore {
         );
         CREATE INDEX IF NOT EXISTS devices_enrolled ON devices (enrolled, platform);
         CREATE TABLE IF NOT EXISTS keys (ref TEXT PRIMARY KEY, bits INTEGER NOT NULL, pem TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, value TEXT NOT NULL);
       `);
       db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('state_version', ?)").run(String(DEVICE_STATE_VERSION));
     }
@@ -88,7 +130,7 @@ export class FleetStore {
   addDevices(states: readonly DeviceState[]): void {
     const insert = this.db.prepare("INSERT INTO devices (udid, platform, supervised, enrolled, server, last_connect_at, state) VALUES (?, ?, ?, ?, ?, ?, ?)");
     this.db.transaction(() => {
-      for (const s of states) insert.run(s.udid, s.platform, s.supervised ? 1 : 0, s.mdm ? 1 : 0, s.mdm?.settings.serverUrl ?? null, s.mdm?.lastConnectAt ?? null, JSON.stringify(s));
+      for (const s of states) insert.run(s.udid, s.platform, s.supervised ? 1 : 0, s.mdm ? 1 : 0, s.mdm?.settings.serverUrl ?? null, s.mdm?.lastConnectAt ?? null, this.encode(s));
     })();
   }
 
@@ -114,7 +156,7 @@ export class FleetStore {
     const out: FleetDevice[] = [];
     for (const seq of seqs) {
       const row = get.get(seq) as { seq: number; state: string } | undefined;
-      if (row) out.push({ seq: row.seq, state: JSON.parse(row.state) as DeviceState });
+      if (row) out.push({ seq: row.seq, state: this.decode(row.state) });
     }
     return out;
   }
@@ -122,7 +164,7 @@ export class FleetStore {
   save(devices: readonly FleetDevice[]): void {
     const update = this.db.prepare("UPDATE devices SET enrolled = ?, server = ?, last_connect_at = ?, supervised = ?, state = ? WHERE seq = ?");
     this.db.transaction(() => {
-      for (const { seq, state: s } of devices) update.run(s.mdm ? 1 : 0, s.mdm?.settings.serverUrl ?? null, s.mdm?.lastConnectAt ?? null, s.supervised ? 1 : 0, JSON.stringify(s), seq);
+      for (const { seq, state: s } of devices) update.run(s.mdm ? 1 : 0, s.mdm?.settings.serverUrl ?? null, s.mdm?.lastConnectAt ?? null, s.supervised ? 1 : 0, this.encode(s), seq);
     })();
   }
 

@@ -12,6 +12,7 @@ import { startServer, type RunningServer } from "../../src/server/serve.ts";
 import { createFleet } from "../../sim/fleet-commands.ts";
 import { runFleet, runFleetOnline } from "../../sim/fleet-runner.ts";
 import { FleetStore } from "../../sim/fleet-store.ts";
+import { startDemoFleet } from "../../sim/demo-fleet.ts";
 import { describeEachDatabase } from "../databases.ts";
 
 async function freePort(): Promise<number> {
@@ -99,6 +100,22 @@ describeEachDatabase("fleet runner against Orchard", (database) => {
     const summary = await online.stop();
     expect(status).toBe("acknowledged");
     expect(summary.commands).toMatchObject({ "ProfileList:Acknowledged": 1 });
+  });
+
+  it("runs the demo fleet: mixed devices enroll, stay online and answer a wake-up by push token", async () => {
+    const errors: string[] = [];
+    const demo = await startDemoFleet({ profile, count: 5, intervalSec: 3600, seed: "e2e-demo", onError: (udid, e) => errors.push(`${udid}: ${e}`) });
+    try {
+      expect(errors).toEqual([]);
+      expect(new Set(demo.devices.map((d) => d.state.platform)).size).toBe(5);
+      expect(demo.devices.every((d) => d.enrolled)).toBe(true);
+      const mac = demo.devices.find((d) => d.state.platform === "macOS")!;
+      const queued = (await api("POST", "/api/v1/commands", { targets: [mac.udid], requestType: "SecurityInfo" })).json().commandUuid as string;
+      await demo.wake(Buffer.from(mac.state.mdm!.pushToken, "base64").toString("hex"));
+      expect((await api("GET", `/api/v1/commands/${queued}`)).json().targets[0].status).toBe("acknowledged");
+    } finally {
+      await demo.stop();
+    }
   });
 
   it("unenrolls the fleet, each device checking out", async () => {
