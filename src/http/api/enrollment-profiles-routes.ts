@@ -1,5 +1,5 @@
 // /api/v1/enrollment-profiles: the enrollment profiles admins hand out, their .mobileconfig and devices.
-import { Type, type Static } from "typebox";
+import { Type } from "typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
 import { PROFILE_DEFAULTS, ProfileError, type ProfileInput } from "../../manage/enrollment-profiles/enrollment-profiles.ts";
@@ -27,7 +27,26 @@ const Fields = {
   keySize: Type.Union([Type.Literal(2048), Type.Literal(4096)]),
   subjectTemplate: Type.String({ description: "Identity certificate subject; variables %SerialNumber%, %UDID%, %DeviceName%, %ProfileName%" }),
 };
-const CreateBody = Type.Object({ ...Object.fromEntries(Object.entries(Fields).map(([k, v]) => [k, k === "name" ? v : Type.Optional(v)])) } as { name: typeof Fields.name } & { [K in Exclude<keyof typeof Fields, "name">]: ReturnType<typeof Type.Optional<(typeof Fields)[K]>> }, { additionalProperties: false });
+const CreateBody = Type.Object(
+  {
+    name: Fields.name,
+    description: Type.Optional(Fields.description),
+    userAffinity: Type.Optional(Fields.userAffinity),
+    ownership: Type.Optional(Fields.ownership),
+    accessRights: Type.Optional(Fields.accessRights),
+    signMessage: Type.Optional(Fields.signMessage),
+    checkOutWhenRemoved: Type.Optional(Fields.checkOutWhenRemoved),
+    serverCapabilities: Type.Optional(Fields.serverCapabilities),
+    separateCheckInUrl: Type.Optional(Fields.separateCheckInUrl),
+    useDevelopmentApns: Type.Optional(Fields.useDevelopmentApns),
+    removalDisallowed: Type.Optional(Fields.removalDisallowed),
+    signed: Type.Optional(Fields.signed),
+    validityDays: Type.Optional(Fields.validityDays),
+    keySize: Type.Optional(Fields.keySize),
+    subjectTemplate: Type.Optional(Fields.subjectTemplate),
+  },
+  { additionalProperties: false },
+);
 const UpdateBody = Type.Partial(Type.Object(Fields), { additionalProperties: false });
 const Profile = Type.Object({
   id: Type.String(),
@@ -63,7 +82,7 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
       "/enrollment-profiles",
       { config: { minRole: "admin", auditAction: "enrollment_profile.create" }, schema: { tags: ["enrollment profiles"], summary: "Create an enrollment profile", body: CreateBody, response: { 201: Profile, ...authErrors, 400: Type.Ref("Error"), 409: Type.Ref("Error") } } },
       async (req, reply) => {
-        const input = { ...PROFILE_DEFAULTS, ...(req.body as Partial<ProfileInput>) } as ProfileInput;
+        const input: ProfileInput = { ...PROFILE_DEFAULTS, ...req.body };
         return reply.status(201).send(await profiles.create(input).catch(rethrow));
       },
     );
@@ -75,7 +94,7 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
     app.patch(
       "/enrollment-profiles/:id",
       { config: { minRole: "admin", auditAction: "enrollment_profile.update" }, schema: { tags: ["enrollment profiles"], summary: "Change an enrollment profile (its payload UUIDs change with its version)", params: Id, body: UpdateBody, response: { 200: Profile, ...authErrors, 400: Type.Ref("Error"), 404: Type.Ref("Error"), 409: Type.Ref("Error") } } },
-      async (req) => profiles.update(req.params.id, req.body as Static<typeof UpdateBody> as Partial<ProfileInput>).catch(rethrow),
+      async (req) => profiles.update(req.params.id, req.body).catch(rethrow),
     );
 
     app.delete(
