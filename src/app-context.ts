@@ -18,6 +18,7 @@ import type { WebhookService } from "./events/webhooks.ts";
 import type { JobRunner } from "./jobs/runner.ts";
 import type { EnrollmentProfileService } from "./manage/enrollment-profiles/enrollment-profiles.ts";
 import type { ScepIssuance } from "./pki/scep-issuance.ts";
+import type { PushServices } from "./push/push-services.ts";
 
 export interface MdmServices {
   checkin: CheckinService;
@@ -42,4 +43,5 @@ export interface AppContext {
   enrollmentProfiles: EnrollmentProfileService;
   scep: ScepIssuance;
   jobs: JobRunner;
+  push: PushServices;
 }

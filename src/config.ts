@@ -33,6 +33,11 @@ export interface OrchardConfig {
   apnsUrl: string | undefined;
   apnsCaFile: string | undefined;
   apnsExpirationSeconds: number;
+  apnsDev: boolean;
+  apnsDevPort: number | undefined;
+  apnsDevFeedPort: number | undefined;
+  pushRepushAfterSeconds: number;
+  pushSweepLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -149,6 +154,11 @@ export const SETTINGS = [
   setting({ key: "apnsUrl", env: "ORCHARD_APNS_URL", description: "Override of the APNs gateway base URL", parse: optionalUrl(["https:", "http:"]), fallback: () => undefined }),
   setting({ key: "apnsCaFile", env: "ORCHARD_APNS_CA_FILE", description: "Extra CA (PEM) to trust for the APNs gateway", parse: optionalText, fallback: () => undefined }),
   setting({ key: "apnsExpirationSeconds", env: "ORCHARD_APNS_EXPIRATION_SECONDS", description: "apns-expiration: how long APNs keeps an undelivered push, seconds", parse: positiveInt, fallback: () => 7 * 24 * 3600 }),
+  setting({ key: "apnsDev", env: "ORCHARD_APNS_DEV", description: "Run the local APNs endpoint in-process and push through it (development and demo; `serve --apns-dev`)", parse: bool, fallback: () => false }),
+  setting({ key: "apnsDevPort", env: "ORCHARD_APNS_DEV_PORT", description: "Provider (HTTP/2) port of the in-process local APNs endpoint; default any free port", parse: optionalPort, fallback: () => undefined }),
+  setting({ key: "apnsDevFeedPort", env: "ORCHARD_APNS_DEV_FEED_PORT", description: "Device feed port of the in-process local APNs endpoint (virtual devices listen there); default any free port", parse: optionalPort, fallback: () => undefined }),
+  setting({ key: "pushRepushAfterSeconds", env: "ORCHARD_PUSH_REPUSH_AFTER_SECONDS", description: "Push again to a device with pending commands that has not connected this long after a push (doubling, up to a day)", parse: positiveInt, fallback: () => 600 }),
+  setting({ key: "pushSweepLimit", env: "ORCHARD_PUSH_SWEEP_LIMIT", description: "Most enrollments the re-push sweep looks at per minute", parse: positiveInt, fallback: () => 2000 }),
 ] as const;
 
 export const CONFIG_FILE_ENV = "ORCHARD_CONFIG_FILE";

@@ -22,6 +22,7 @@ import { enrollmentProfilesRoutes } from "./api/enrollment-profiles-routes.ts";
 import { enrollRoutes } from "./enroll-routes.ts";
 import { scepRoutes } from "./scep-routes.ts";
 import { certificatesRoutes } from "./api/certificates-routes.ts";
+import { pushRoutes } from "./api/push-routes.ts";
 
 export type RouteModule = (app: FastifyInstance) => Promise<void>;
 
@@ -90,6 +91,7 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
       await api.register(webhooksRoutes(ctx));
       await api.register(enrollmentProfilesRoutes(ctx));
       await api.register(certificatesRoutes(ctx));
+      await api.register(pushRoutes(ctx));
       for (const mod of options.apiModules ?? []) await api.register(mod);
     },
     { prefix: "/api/v1" },

@@ -24,6 +24,7 @@ import { JobRunner } from "../jobs/runner.ts";
 import { expireDue, pruneResults } from "../store/command-queue.ts";
 import { EnrollmentProfileService } from "../manage/enrollment-profiles/enrollment-profiles.ts";
 import { ScepIssuance } from "../pki/scep-issuance.ts";
+import { buildPushServices } from "../push/push-services.ts";
 import { IdentityRenewal } from "../manage/enrollment-profiles/identity-renewal.ts";
 
 export async function buildContext(config: OrchardConfig, logger: Logger): Promise<AppContext> {
@@ -60,7 +61,7 @@ async function assemble(config: OrchardConfig, logger: Logger, store: Store, sec
     dev: config.dev,
     ca: () => credentials.ca,
     signer: () => credentials.profileSigning,
-    activeTopic: async () => undefined,
+    activeTopic: () => push.certificates.activeTopic(),
   });
   const scep = new ScepIssuance({
     store,
@@ -92,5 +93,6 @@ async function assemble(config: OrchardConfig, logger: Logger, store: Store, sec
     const pruned = await pruneResults(store, Date.now() - config.resultRetentionDays * 86_400_000);
     if (pruned.results || pruned.commands) logger.info(pruned, "pruned old command results");
   });
-  return { ...base, credentials, mdm: { checkin, connect, commands, binding, verifier }, webhooks, jobs, enrollmentProfiles, scep };
+  const push = buildPushServices({ config, store, secrets, logger, metrics, events, jobs });
+  return { ...base, credentials, mdm: { checkin, connect, commands, binding, verifier }, webhooks, jobs, enrollmentProfiles, scep, push };
 }

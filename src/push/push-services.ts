@@ -1,0 +1,52 @@
+// The push machinery as the rest of Orchard sees it, and its construction from configuration.
+import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
+import type { OrchardConfig } from "../config.ts";
+import type { Store } from "../store/db.ts";
+import type { SecretBox } from "../secrets/envelope.ts";
+import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { JobRunner } from "../jobs/runner.ts";
+import { ApnsClient } from "./apns-client.ts";
+import { PushCertificateService } from "./push-certificates.ts";
+import { PushDispatcher, type PushDispatcherOptions } from "./push-dispatcher.ts";
+
+export interface PushServices {
+  certificates: PushCertificateService;
+  dispatcher: PushDispatcher;
+  client: ApnsClient;
+}
+
+export interface PushServiceDeps {
+  config: OrchardConfig;
+  store: Store;
+  secrets: SecretBox;
+  logger: Logger;
+  metrics: MetricsRegistry;
+  events: EventBus;
+  jobs: JobRunner;
+}
+
+export function buildPushServices(deps: PushServiceDeps, options: Partial<PushDispatcherOptions> = {}): PushServices {
+  const { config } = deps;
+  const certificates = new PushCertificateService(deps.store, deps.secrets, deps.logger, deps.metrics);
+  const client = new ApnsClient({
+    ...(config.apnsUrl ? { url: config.apnsUrl } : {}),
+    ...(config.apnsCaFile ? { extraCaPem: [readApnsCa(config.apnsCaFile)] } : {}),
+    expirationSeconds: config.apnsExpirationSeconds,
+  });
+  const dispatcher = new PushDispatcher(
+    { store: deps.store, events: deps.events, jobs: deps.jobs, certificates, client, logger: deps.logger, metrics: deps.metrics },
+    { repushAfterMs: config.pushRepushAfterSeconds * 1000, sweepLimit: config.pushSweepLimit, ...options },
+  );
+  dispatcher.register();
+  return { certificates, dispatcher, client };
+}
+
+function readApnsCa(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new Error(`ORCHARD_APNS_CA_FILE: cannot read ${path}: ${(e as Error).message}`);
+  }
+}
