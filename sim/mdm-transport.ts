@@ -35,6 +35,8 @@ export interface TransportOptions {
   maxSockets?: number;
   /** Allow plain http to hosts other than loopback (default false). */
   allowInsecureHttp?: boolean;
+  /** Milliseconds an idle keep-alive socket stays open (default 5,000). */
+  idleSocketMs?: number;
 }
 
 export class Transport {
@@ -46,8 +48,11 @@ export class Transport {
 
   constructor(options: TransportOptions = {}) {
     const maxSockets = options.maxSockets ?? 64;
-    this.http = new HttpAgent({ keepAlive: true, maxSockets });
-    this.https = new HttpsAgent({ keepAlive: true, maxSockets });
+    // Idle sockets close after a few seconds: with TLS client certificates every device has its own pool entry,
+    // and a large fleet must not keep one open socket per device between sessions.
+    const timeout = options.idleSocketMs ?? 5000;
+    this.http = new HttpAgent({ keepAlive: true, maxSockets, timeout });
+    this.https = new HttpsAgent({ keepAlive: true, maxSockets, timeout });
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxBytes = options.maxResponseBytes ?? 32 * 1024 * 1024;
     this.allowInsecure = options.allowInsecureHttp ?? false;
