@@ -18,6 +18,7 @@ import type { WebhookService } from "./events/webhooks.ts";
 import type { JobRunner } from "./jobs/runner.ts";
 import type { EnrollmentProfileService } from "./manage/enrollment-profiles/enrollment-profiles.ts";
 import type { ScepIssuance } from "./pki/scep-issuance.ts";
+import type { IdentityRenewal } from "./manage/enrollment-profiles/identity-renewal.ts";
 import type { PushServices } from "./push/push-services.ts";
 
 export interface MdmServices {
@@ -42,6 +43,7 @@ export interface AppContext {
   webhooks: WebhookService;
   enrollmentProfiles: EnrollmentProfileService;
   scep: ScepIssuance;
+  identityRenewal: IdentityRenewal;
   jobs: JobRunner;
   push: PushServices;
 }

@@ -6,6 +6,7 @@ import { ConfigError } from "../config.ts";
 import { registerServeCommands } from "./serve-command.ts";
 import { registerTokenCommands } from "./token-command.ts";
 import { registerEnrollmentProfileCommands } from "./enrollment-profile-command.ts";
+import { registerSimCommands } from "./sim-command.ts";
 import { VERSION } from "../version.ts";
 
 const program = new Command();
@@ -14,6 +15,7 @@ program.name("orchard").description("Orchard, an Apple MDM server").version(VERS
 registerServeCommands(program);
 registerTokenCommands(program);
 registerEnrollmentProfileCommands(program);
+registerSimCommands(program);
 program
   .command("version")
   .description("print the version")

@@ -38,6 +38,9 @@ export interface QueuedCommand {
 /** The AccessRights an enrollment profile granted; undefined for devices enrolled without a known profile. */
 export type AccessRightsLookup = (enrollmentProfileId: string) => Promise<number | undefined>;
 
+/** The UnlockToken a device escrowed at TokenUpdate, for ClearPasscode. */
+export type UnlockTokenLookup = (enrollmentId: string) => Promise<Uint8Array | undefined>;
+
 export const MAX_TARGETS = 100_000;
 const UUID_RE = /^[0-9A-Za-z._-]{1,100}$/;
 
@@ -46,6 +49,7 @@ export class CommandService {
     private readonly store: Store,
     private readonly events: EventBus,
     private readonly accessRightsOf: AccessRightsLookup = async () => undefined,
+    private readonly unlockTokenOf: UnlockTokenLookup = async () => undefined,
   ) {}
 
   /** Queues a command given as JSON parameters (converted to plist types by the schema). */
@@ -80,6 +84,7 @@ export class CommandService {
   }
 
   private async queueBuilt(requestType: string, params: PlistDict, uuid: string, opts: QueueOptions): Promise<QueuedCommand> {
+    if (requestType === "ClearPasscode" && params.UnlockToken === undefined) params = await this.withUnlockToken(params, opts.targets);
     const problems = validateCommandParams(requestType, params);
     if (problems.length) throw new CommandError(400, `invalid ${requestType} command: ${formatProblems(problems)}`, problems);
     const targets = [...new Set(opts.targets)];
@@ -97,6 +102,15 @@ export class CommandService {
     }
     this.events.emit("command.queued", { commandUuid: uuid, requestType, targets });
     return { commandUuid: uuid, requestType, targets: targets.length };
+  }
+
+  /** ClearPasscode needs the device's own escrowed UnlockToken, so it goes to one device at a time. */
+  private async withUnlockToken(params: PlistDict, targets: string[]): Promise<PlistDict> {
+    const unique = [...new Set(targets)];
+    if (unique.length !== 1) throw new CommandError(400, "ClearPasscode carries the device's own UnlockToken: queue it to one enrollment at a time");
+    const token = await this.unlockTokenOf(unique[0]!);
+    if (!token) throw new CommandError(409, `no UnlockToken is escrowed for ${unique[0]} (the device sends one at TokenUpdate when the enrollment grants device lock and passcode removal)`);
+    return { ...params, UnlockToken: token };
   }
 
   private async checkTargets(requestType: string, targets: string[]): Promise<void> {

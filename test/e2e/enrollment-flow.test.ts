@@ -71,6 +71,12 @@ describeEachDatabase("enrollment through the download link, and identity renewal
     const result = (await api("GET", `/api/v1/commands/${info.commandUuid}`)).json().targets[0];
     expect(result).toMatchObject({ status: "acknowledged", result: { QueryResponses: { SerialNumber: device.state.serialNumber } } });
 
+    // ClearPasscode: Orchard fills in the UnlockToken the device escrowed at TokenUpdate, one device at a time.
+    expect((await api("POST", "/api/v1/commands", { targets: [udid, "other"], requestType: "ClearPasscode" })).statusCode).toBe(400);
+    const clear = await api("POST", "/api/v1/commands", { targets: [udid], requestType: "ClearPasscode" });
+    expect(clear.statusCode, clear.body).toBe(201);
+    expect((await device.mdm.connect()).commands.map((c) => [c.requestType, c.status])).toEqual([["ClearPasscode", "Acknowledged"]]);
+
     // Work queued before the renewal must survive it.
     const pending = (await api("POST", "/api/v1/commands", { targets: [udid], requestType: "ProfileList" })).json();
     // The identity now expires within the renewal window.

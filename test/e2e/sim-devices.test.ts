@@ -134,16 +134,14 @@ describeEachDatabase("virtual devices against Orchard", (database) => {
     expect(d.enrolled).toBe(true);
   });
 
-  // Issue 4 item 5 (identity renewal). Today Orchard issues the new SCEP certificate but does not tie it to the
-  // enrollment, so the device's next report (signed with the new identity) gets 401 "certificate is not the
-  // identity bound to this enrollment". Un-skip when renewal lands on the server.
-  it.skip("renews its identity in place when Orchard re-sends the enrollment profile with InstallProfile", async () => {
+  // Issue 4 item 5: the enrollment profile goes out again with a one-time SCEP challenge bound to this device
+  // (a certificate obtained with the profile's shared challenge could not take over an existing enrollment).
+  it("renews its identity in place when Orchard re-sends the enrollment profile with InstallProfile", async () => {
     const d = devices.phone!;
     const before = d.state.mdm!.settings.identityUuid;
     const oldCert = d.keychain.identity(before)!.certificate;
-    const again = new Uint8Array((await api("GET", `/api/v1/enrollment-profiles/${profileId}/mobileconfig`)).rawPayload);
-    const raw = await api("POST", `/api/v1/commands?target=${d.udid}`, buildPlist({ CommandUUID: "e2e-renew", Command: { RequestType: "InstallProfile", Payload: again } }), { "content-type": "application/x-apple-plist" });
-    expect(raw.statusCode, raw.body).toBe(201);
+    const renew = await api("POST", `/api/v1/enrollments/${d.udid}/renew-identity`);
+    expect(renew.statusCode, renew.body).toBe(201);
     const pending = await queue([d.udid], "ProfileList");
     const summary = await d.mdm.connect();
     expect(summary.commands.map((c) => `${c.requestType}:${c.status}`)).toEqual(["InstallProfile:Acknowledged", "ProfileList:Acknowledged"]);

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
 import { getEnrollment, listEnrollments, type EnrollmentRow } from "../../store/enrollments.ts";
 import { enrollmentCommands } from "../../store/command-queue.ts";
-import { notFound } from "../errors.ts";
+import { ApiError, notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -152,6 +152,25 @@ export function enrollmentsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         const { queue, history } = await enrollmentCommands(ctx.store, req.params.id, req.query.limit);
         const view = (r: (typeof queue)[number]) => ({ ...r, queuedAt: new Date(r.queuedAt).toISOString(), updatedAt: iso(r.updatedAt) });
         return { queue: queue.map(view), history: history.map(view) };
+      },
+    );
+
+    app.post(
+      "/enrollments/:id/renew-identity",
+      {
+        config: { auditAction: "enrollment.renew_identity" },
+        schema: {
+          tags: ["enrollments"],
+          summary: "Renew the device's identity certificate now",
+          description: "Queues InstallProfile with the device's enrollment profile and a one-time SCEP challenge bound to this device; the device renews in place and keeps its queue.",
+          params: Type.Object({ id: Type.String() }),
+          response: { 201: Type.Object({ commandUuid: Type.String() }), ...authErrors, 404: Type.Ref("Error"), 409: Type.Ref("Error") },
+        },
+      },
+      async (req, reply) => {
+        const r = await ctx.identityRenewal.renewEnrollment(req.params.id);
+        if (!r.ok) throw new ApiError(r.status, r.status === 404 ? "not_found" : "conflict", r.reason);
+        return reply.status(201).send({ commandUuid: r.commandUuid });
       },
     );
   };

@@ -41,35 +41,64 @@ export class IdentityRenewal {
           .where("channel", "=", "device")
           .executeTakeFirst();
         if (!device || device.status !== "active") continue; // Not (or no longer) anyone's identity.
-        if (!device.enrollment_profile_id) {
-          out.skipped.push({ enrollmentId: device.id, reason: "enrolled without a known enrollment profile" });
-          continue;
-        }
-        const pending = await this.store.db
-          .selectFrom("scep_challenges")
-          .select("id")
-          .where("enrollment_id", "=", device.id)
-          .where("used_at", "is", null)
-          .where("expires_at", ">", now)
-          .executeTakeFirst();
+        const pending = await this.hasPendingRenewal(device.id, now);
         if (pending) continue; // A renewal is already on its way.
-        const row = await this.profiles.rowIncludingDeleted(device.enrollment_profile_id);
-        if (!row) {
-          out.skipped.push({ enrollmentId: device.id, reason: "its enrollment profile no longer exists" });
+        const queued = await this.queueRenewal(device);
+        if (!queued.ok) {
+          out.skipped.push({ enrollmentId: device.id, reason: queued.reason });
           continue;
         }
-        const { challenge } = await this.profiles.createChallenge({ enrollmentId: device.id, profileId: row.id, ttlMs: RENEWAL_CHALLENGE_TTL_MS });
-        const profile = await this.profiles.mobileconfig(row, {
-          signed: row.signed === 1,
-          challenge,
-          device: { ...(device.serial_number ? { serialNumber: device.serial_number } : {}), ...(device.udid ? { udid: device.udid } : {}), ...(device.device_name ? { deviceName: device.device_name } : {}) },
-        });
-        await this.commands.queue("InstallProfile", { Payload: Buffer.from(profile).toString("base64") }, { targets: [device.id], createdBy: "system:identity-renewal", priority: 50 });
         out.queued.push(device.id);
       }
       if (certs.length < 500) break;
     }
     if (out.queued.length || out.skipped.length) this.logger.info({ queued: out.queued.length, skipped: out.skipped }, "identity renewal");
     return out;
+  }
+
+  /** Renews one device's identity now (an admin's request), whatever its certificate's expiry. */
+  async renewEnrollment(enrollmentId: string): Promise<{ ok: true; commandUuid: string } | { ok: false; reason: string; status: 404 | 409 }> {
+    const device = await this.store.db
+      .selectFrom("enrollments")
+      .select(["id", "status", "channel", "enrollment_profile_id", "serial_number", "udid", "device_name"])
+      .where("id", "=", enrollmentId)
+      .executeTakeFirst();
+    if (!device) return { ok: false, status: 404, reason: `enrollment ${enrollmentId} not found` };
+    if (device.channel !== "device") return { ok: false, status: 409, reason: "identities belong to the device channel; renew the device's enrollment" };
+    if (device.status !== "active") return { ok: false, status: 409, reason: `enrollment ${enrollmentId} is not active (${device.status})` };
+    const r = await this.queueRenewal(device);
+    return r.ok ? r : { ...r, status: 409 };
+  }
+
+  private async hasPendingRenewal(deviceId: string, now: number): Promise<boolean> {
+    const pending = await this.store.db
+      .selectFrom("scep_challenges")
+      .select("id")
+      .where("enrollment_id", "=", deviceId)
+      .where("used_at", "is", null)
+      .where("expires_at", ">", now)
+      .executeTakeFirst();
+    return pending !== undefined;
+  }
+
+  private async queueRenewal(device: {
+    id: string;
+    enrollment_profile_id: string | null;
+    serial_number: string | null;
+    udid: string | null;
+    device_name: string | null;
+  }): Promise<{ ok: true; commandUuid: string } | { ok: false; reason: string }> {
+    if (!device.enrollment_profile_id) return { ok: false, reason: "enrolled without a known enrollment profile" };
+    const row = await this.profiles.rowIncludingDeleted(device.enrollment_profile_id);
+    if (!row) return { ok: false, reason: "its enrollment profile no longer exists" };
+    // The challenge is tied to this device: the certificate it yields may replace this device's binding, and no other.
+    const { challenge } = await this.profiles.createChallenge({ enrollmentId: device.id, profileId: row.id, ttlMs: RENEWAL_CHALLENGE_TTL_MS });
+    const profile = await this.profiles.mobileconfig(row, {
+      signed: row.signed === 1,
+      challenge,
+      device: { ...(device.serial_number ? { serialNumber: device.serial_number } : {}), ...(device.udid ? { udid: device.udid } : {}), ...(device.device_name ? { deviceName: device.device_name } : {}) },
+    });
+    const queued = await this.commands.queue("InstallProfile", { Payload: Buffer.from(profile).toString("base64") }, { targets: [device.id], createdBy: "system:identity-renewal", priority: 50 });
+    return { ok: true, commandUuid: queued.commandUuid };
   }
 }
