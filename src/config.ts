@@ -38,6 +38,8 @@ export interface OrchardConfig {
   apnsDevFeedPort: number | undefined;
   pushRepushAfterSeconds: number;
   pushSweepLimit: number;
+  pushCoalesceMs: number;
+  pushRetryBaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -159,6 +161,8 @@ export const SETTINGS = [
   setting({ key: "apnsDevFeedPort", env: "ORCHARD_APNS_DEV_FEED_PORT", description: "Device feed port of the in-process local APNs endpoint (virtual devices listen there); default any free port", parse: optionalPort, fallback: () => undefined }),
   setting({ key: "pushRepushAfterSeconds", env: "ORCHARD_PUSH_REPUSH_AFTER_SECONDS", description: "Push again to a device with pending commands that has not connected this long after a push (doubling, up to a day)", parse: positiveInt, fallback: () => 600 }),
   setting({ key: "pushSweepLimit", env: "ORCHARD_PUSH_SWEEP_LIMIT", description: "Most enrollments the re-push sweep looks at per minute", parse: positiveInt, fallback: () => 2000 }),
+  setting({ key: "pushRetryBaseMs", env: "ORCHARD_PUSH_RETRY_BASE_MS", description: "First wait before retrying a push APNs answered with 429 or 5xx (doubling per attempt), ms", parse: positiveInt, fallback: () => 5000 }),
+  setting({ key: "pushCoalesceMs", env: "ORCHARD_PUSH_COALESCE_MS", description: "How long a replica gathers newly queued work before pushing, so a burst of commands to a device costs one push, ms", parse: positiveInt, fallback: () => 25 }),
 ] as const;
 
 export const CONFIG_FILE_ENV = "ORCHARD_CONFIG_FILE";

@@ -26,6 +26,12 @@ export const PUSH_JOB = "push.enrollments";
 export const PUSH_SWEEP_JOB = "push.sweep";
 export const PUSH_CERTIFICATE_CHECK_JOB = "push.certificate-check";
 
+/** Run once across replicas per slot (see jobs/schedules.ts): the sweep every minute, the expiry check daily. */
+export const PUSH_SCHEDULES = [
+  { kind: PUSH_SWEEP_JOB, pattern: "0 * * * * *" },
+  { kind: PUSH_CERTIFICATE_CHECK_JOB, pattern: "0 0 9 * * *" },
+];
+
 export type PushReason = "command" | "request" | "sweep" | "retry";
 
 export interface PushJobPayload {
@@ -57,7 +63,7 @@ export interface PushDispatcherOptions {
 
 export const DEFAULT_PUSH_OPTIONS: PushDispatcherOptions = {
   chunkSize: 1000,
-  nudgeDelayMs: 5,
+  nudgeDelayMs: 25,
   retryBaseMs: 5_000,
   retryMaxAttempts: 6,
   repushAfterMs: 10 * 60_000,
@@ -92,6 +98,8 @@ export class PushDispatcher {
   private readonly inFlight = new Map<string, number>();
   private started = false;
   private nudgeTimer: NodeJS.Timeout | undefined;
+  /** When the current gathering window opened (a burst is gathered for at most 4 windows). */
+  private nudgeFirst = 0;
   private readonly delayed = new Set<NodeJS.Timeout>();
   private running: Promise<unknown> | undefined;
   private readonly outcomes: Counter;
@@ -167,7 +175,13 @@ export class PushDispatcher {
   private nudge(delayMs: number): void {
     if (!this.started) return;
     if (delayMs <= this.options.nudgeDelayMs) {
-      if (this.nudgeTimer) return;
+      // Trailing: each new enqueue extends the window, so a burst is pushed once it quiets down (or after
+      // four windows, so a steady stream still goes out).
+      const now = Date.now();
+      if (this.nudgeTimer) {
+        if (now - this.nudgeFirst >= 3 * delayMs) return;
+        clearTimeout(this.nudgeTimer);
+      } else this.nudgeFirst = now;
       this.nudgeTimer = setTimeout(() => {
         this.nudgeTimer = undefined;
         this.runNow();
@@ -197,8 +211,15 @@ export class PushDispatcher {
 
   private async push(rows: PushTargetRow[], job: PushJobPayload): Promise<PushSummary> {
     const summary: PushSummary = { pushed: 0, coalesced: 0, skipped: 0, failed: 0, retrying: 0, badTokens: 0, unsettled: [] };
-    const byTopic = new Map<string, PushTargetRow[]>();
+    // Certificates first (the only await), so that checking and marking each push below happens in one
+    // turn of the event loop: two jobs for the same device cannot both decide to push.
+    const identities = new Map<string, PushIdentity | undefined>();
+    for (const r of rows) if (r.topic && !identities.has(r.topic)) identities.set(r.topic, await this.deps.certificates.identity(r.topic));
+
+    const sends: Array<Promise<void>> = [];
+    const results: Array<{ row: PushTargetRow; result: ApnsResult; verdict: PushVerdict; topic: string }> = [];
     const noCertificate: string[] = [];
+    const now = Date.now();
     for (const r of rows) {
       const skip = this.skipReason(r, job);
       if (skip) {
@@ -208,36 +229,31 @@ export class PushDispatcher {
         summary.unsettled.push(r.id);
         continue;
       }
-      const list = byTopic.get(r.topic!) ?? [];
-      list.push(r);
-      byTopic.set(r.topic!, list);
-    }
-
-    const sends: Array<Promise<void>> = [];
-    const results: Array<{ row: PushTargetRow; result: ApnsResult; verdict: PushVerdict; topic: string }> = [];
-    const now = Date.now();
-    for (const [topic, list] of byTopic) {
-      const identity: PushIdentity | undefined = await this.deps.certificates.identity(topic);
+      const topic = r.topic!;
+      const identity = identities.get(topic);
       if (!identity) {
-        for (const r of list) noCertificate.push(r.id);
-        this.skips.inc({ reason: "no_certificate" }, list.length);
+        this.skips.inc({ reason: "no_certificate" });
+        noCertificate.push(r.id);
         continue;
       }
-      for (const r of list) {
-        this.inFlight.set(r.id, now);
-        sends.push(
-          this.deps.client.send(identity, r.use_development_apns === 1, r.push_token!, r.push_magic!).then((result) => {
-            if (this.inFlight.get(r.id) === now) this.inFlight.delete(r.id);
-            const verdict = classifyApnsResult(result);
-            this.outcomes.inc({ outcome: verdict });
-            if (result.status !== 0) this.latency.observe(result.latencyMs / 1000);
-            results.push({ row: r, result, verdict, topic });
-          }),
-        );
-      }
+      this.inFlight.set(r.id, now);
+      sends.push(
+        this.deps.client.send(identity, r.use_development_apns === 1, r.push_token!, r.push_magic!).then((result) => {
+          const verdict = classifyApnsResult(result);
+          // A success keeps coalescing later work until its outcome is in the database (see below).
+          if (verdict !== "ok" && this.inFlight.get(r.id) === now) this.inFlight.delete(r.id);
+          this.outcomes.inc({ outcome: verdict });
+          if (result.status !== 0) this.latency.observe(result.latencyMs / 1000);
+          results.push({ row: r, result, verdict, topic });
+        }),
+      );
     }
     await Promise.all(sends);
-    await this.record(results, noCertificate, job, summary);
+    try {
+      await this.record(results, noCertificate, job, summary);
+    } finally {
+      for (const { row } of results) if (this.inFlight.get(row.id) === now) this.inFlight.delete(row.id);
+    }
     return summary;
   }
 

@@ -37,7 +37,7 @@ export function buildPushServices(deps: PushServiceDeps, options: Partial<PushDi
   });
   const dispatcher = new PushDispatcher(
     { store: deps.store, events: deps.events, jobs: deps.jobs, certificates, client, logger: deps.logger, metrics: deps.metrics },
-    { repushAfterMs: config.pushRepushAfterSeconds * 1000, sweepLimit: config.pushSweepLimit, ...options },
+    { repushAfterMs: config.pushRepushAfterSeconds * 1000, sweepLimit: config.pushSweepLimit, nudgeDelayMs: config.pushCoalesceMs, retryBaseMs: config.pushRetryBaseMs, ...options },
   );
   dispatcher.register();
   return { certificates, dispatcher, client };

@@ -11,6 +11,7 @@ import { buildHttpApp } from "../http/app.ts";
 import { buildContext } from "./context.ts";
 import { MAINTENANCE_SCHEDULES, startSchedules } from "../jobs/schedules.ts";
 import { ensureAdminToken } from "./first-start.ts";
+import { startPushRuntime, type PushRuntime } from "../push/push-runtime.ts";
 
 export interface RunningServer {
   ctx: AppContext;
@@ -19,6 +20,8 @@ export interface RunningServer {
   httpPort: number | undefined;
   caPem: string;
   adminTokenFile: string | undefined;
+  /** The push machinery; `push.apnsDev` is the in-process local APNs endpoint in development mode. */
+  push: PushRuntime;
   stop(): Promise<void>;
 }
 
@@ -26,6 +29,8 @@ export interface ServeOptions {
   logger?: Logger;
   /** Install SIGTERM/SIGINT handlers (the CLI does; tests don't). */
   handleSignals?: boolean;
+  /** Run the local APNs endpoint in-process and push through it (also ORCHARD_APNS_DEV). */
+  apnsDev?: boolean;
 }
 
 export async function startServer(config: OrchardConfig, options: ServeOptions = {}): Promise<RunningServer> {
@@ -49,6 +54,7 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
   const httpsPort = (app.server.address() as AddressInfo).port;
 
   ctx.jobs.start();
+  const push = await startPushRuntime(ctx, logger, { apnsDev: options.apnsDev ?? config.apnsDev });
   const stopSchedules = startSchedules(ctx.store, MAINTENANCE_SCHEDULES, (err) => logger.error({ err }, "could not schedule maintenance"));
 
   let plain: Server | undefined;
@@ -74,6 +80,7 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
         });
       }
       await app.close();
+      await push.stop();
       stopSchedules();
       await ctx.jobs.stop();
       await ctx.events.drain();
@@ -98,5 +105,5 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
     process.once("SIGINT", onSignal);
   }
 
-  return { ctx, app, httpsPort, httpPort, caPem: creds.caPem, adminTokenFile, stop };
+  return { ctx, app, httpsPort, httpPort, caPem: creds.caPem, adminTokenFile, push, stop };
 }

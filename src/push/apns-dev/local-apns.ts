@@ -20,8 +20,9 @@ export interface LocalPush {
   /** The request's apns-* and content-type headers, as received. */
   headers: Record<string, string>;
   body: string;
-  /** Subject of the client certificate that sent it. */
+  /** Subject and SHA-256 fingerprint (hex, lowercase) of the client certificate that sent it. */
   certificateSubject: string;
+  certificateFingerprint: string;
   status: number;
   reason?: string;
 }
@@ -70,7 +71,7 @@ export class LocalApns {
   private readonly faults = new Map<string, Fault[]>();
   private readonly unregistered = new Map<string, number>();
   private readonly tokenTopics = new Map<string, string>();
-  private readonly subjectTopics = new WeakMap<object, { topic: string | undefined; subject: string }>();
+  private readonly subjectTopics = new WeakMap<object, { topic: string | undefined; subject: string; fingerprint: string }>();
   private seq = 0;
   private trusted: string[];
   readonly stats: LocalApnsStats = { received: 0, accepted: 0, refused: 0, connections: 0, delivered: 0 };
@@ -215,9 +216,9 @@ export class LocalApns {
     return server;
   }
 
-  private clientOf(stream: ServerHttp2Stream): { authorized: boolean; topic: string | undefined; subject: string; error?: string } {
+  private clientOf(stream: ServerHttp2Stream): { authorized: boolean; topic: string | undefined; subject: string; fingerprint: string; error?: string } {
     const socket = stream.session?.socket as TLSSocket | undefined;
-    if (!socket) return { authorized: false, topic: undefined, subject: "", error: "no TLS session" };
+    if (!socket) return { authorized: false, topic: undefined, subject: "", fingerprint: "", error: "no TLS session" };
     let info = this.subjectTopics.get(socket);
     if (!info) {
       const peer = socket.getPeerCertificate();
@@ -225,11 +226,12 @@ export class LocalApns {
       // Node names the UID attribute "UID" in its subject object.
       const raw = peer?.subject as unknown as Record<string, string | string[] | undefined> | undefined;
       const uid = raw?.UID ?? raw?.[UID_OID];
-      info = { topic: Array.isArray(uid) ? uid[0] : uid, subject };
+      const fingerprint = typeof peer?.fingerprint256 === "string" ? peer.fingerprint256.replace(/:/g, "").toLowerCase() : "";
+      info = { topic: Array.isArray(uid) ? uid[0] : uid, subject, fingerprint };
       this.subjectTopics.set(socket, info);
     }
-    if (!socket.authorized) return { authorized: false, topic: info.topic, subject: info.subject, error: String(socket.authorizationError ?? "no client certificate") };
-    return { authorized: true, topic: info.topic, subject: info.subject };
+    if (!socket.authorized) return { ...info, authorized: false, error: String(socket.authorizationError ?? "no client certificate") };
+    return { ...info, authorized: true };
   }
 
   private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
@@ -256,7 +258,7 @@ export class LocalApns {
 
     const refuse = (status: number, reason: string, extra: Record<string, unknown> = {}) => {
       this.stats.refused++;
-      this.record({ token, topic, pushMagic, apnsId, headers, body: body ?? "", subject: client.subject, status, reason });
+      this.record({ token, topic, pushMagic, apnsId, headers, body: body ?? "", subject: client.subject, fingerprint: client.fingerprint, status, reason });
       if (stream.destroyed || stream.closed) return;
       stream.respond({ [HTTP2_HEADER_STATUS]: status, "apns-id": apnsId, "content-type": "application/json" });
       stream.end(JSON.stringify({ reason, ...extra }));
@@ -291,7 +293,7 @@ export class LocalApns {
     if (fault) return refuse(fault.status, fault.reason);
 
     this.stats.accepted++;
-    const push = this.record({ token, topic, pushMagic, apnsId, headers, body, subject: client.subject, status: 200 });
+    const push = this.record({ token, topic, pushMagic, apnsId, headers, body, subject: client.subject, fingerprint: client.fingerprint, status: 200 });
     if (!stream.destroyed && !stream.closed) {
       stream.respond({ [HTTP2_HEADER_STATUS]: 200, "apns-id": apnsId }, { endStream: true });
     }
@@ -310,7 +312,7 @@ export class LocalApns {
     return undefined;
   }
 
-  private record(p: { token: string; topic: string; pushMagic: string; apnsId: string; headers: IncomingHttpHeaders; body: string; subject: string; status: number; reason?: string }): LocalPush {
+  private record(p: { token: string; topic: string; pushMagic: string; apnsId: string; headers: IncomingHttpHeaders; body: string; subject: string; fingerprint: string; status: number; reason?: string }): LocalPush {
     const kept: Record<string, string> = {};
     for (const h of RECORDED_HEADERS) {
       const v = p.headers[h];
@@ -326,6 +328,7 @@ export class LocalApns {
       headers: kept,
       body: p.body,
       certificateSubject: p.subject,
+      certificateFingerprint: p.fingerprint,
       status: p.status,
       ...(p.reason !== undefined ? { reason: p.reason } : {}),
     };

@@ -1,0 +1,49 @@
+// Starting and stopping the push machinery inside `orchard serve`: prompt push jobs on this replica, the
+// schedules (re-push sweep, expiry check), and in development the in-process local APNs endpoint with a
+// push certificate it trusts, so push -> device connects works on one machine with no Apple account.
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { AppContext } from "../app-context.ts";
+import { startSchedules } from "../jobs/schedules.ts";
+import { startApnsDev, type ApnsDev } from "./apns-dev/apns-dev.ts";
+import { issuePushCertificate } from "./apns-dev/authority.ts";
+import { PUSH_SCHEDULES } from "./push-dispatcher.ts";
+
+export interface PushRuntime {
+  /** The in-process local APNs endpoint, when running in development mode. */
+  apnsDev: ApnsDev | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startPushRuntime(ctx: AppContext, logger: Logger, opts: { apnsDev: boolean }): Promise<PushRuntime> {
+  let apnsDev: ApnsDev | undefined;
+  if (opts.apnsDev) apnsDev = await startLocalApns(ctx, logger);
+  ctx.push.dispatcher.start();
+  const stopSchedules = startSchedules(ctx.store, PUSH_SCHEDULES, (err) => logger.error({ err }, "could not schedule push maintenance"));
+  await ctx.push.certificates.checkExpiry().catch((err: unknown) => logger.error({ err }, "could not check push certificate expiry"));
+  return {
+    apnsDev,
+    async stop() {
+      stopSchedules();
+      await ctx.push.dispatcher.stop();
+      await ctx.push.client.close();
+      await apnsDev?.close();
+    },
+  };
+}
+
+async function startLocalApns(ctx: AppContext, logger: Logger): Promise<ApnsDev> {
+  const dev = await startApnsDev({
+    dir: join(ctx.config.dataDir, "apns-dev"),
+    port: ctx.config.apnsDevPort ?? 0,
+    devicePort: ctx.config.apnsDevFeedPort ?? 0,
+  });
+  ctx.push.client.useGateway(dev.url, [dev.caPem]);
+  if (!(await ctx.push.certificates.hasAny())) {
+    const cert = await issuePushCertificate(dev.authority.ca);
+    await ctx.push.certificates.upload({ certificate: cert.certPem, privateKey: cert.keyPem });
+    logger.info({ topic: cert.topic }, "development push certificate issued by the local APNs endpoint and made active");
+  }
+  logger.info({ provider: dev.url, deviceFeed: dev.feed?.url }, "local APNs endpoint running: pushes go there, virtual devices listen on the device feed");
+  return dev;
+}
