@@ -1,5 +1,6 @@
 // An `orchard serve` child process for benchmarks: its own data folder, a database, plain HTTP on a free
-// port, and its CPU time and resident memory read from /proc so that only the server's cost is counted.
+// loopback port, and its CPU time and resident memory read from /proc so that only the server's cost is
+// counted. Every child is killed when the bench exits, however it exits.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -7,16 +8,39 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const CLOCK_TICKS = 100; // Linux USER_HZ
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 10_000;
 
 export interface BenchServer {
   url: string;
   dataDir: string;
   adminToken: string;
   pid: number;
-  /** User + system CPU seconds the server has used so far. */
+  /** User + system CPU seconds the server has used so far (10 ms resolution). */
   cpuSeconds(): number;
   rssBytes(): number;
   stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+
+/** Kills every server still running; registered once, on the first start. */
+function killAll(): void {
+  for (const child of live) child.kill("SIGKILL");
+  live.clear();
+}
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.once("exit", killAll);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
 }
 
 export async function freePort(): Promise<number> {
@@ -30,7 +54,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startBenchServer(opts: { databaseUrl?: string; env?: Record<string, string>; nodeArgs?: string[] } = {}): Promise<BenchServer> {
+export interface StartOptions {
+  /** Omit for SQLite in the data folder. */
+  databaseUrl?: string;
+  env?: Record<string, string>;
+  nodeArgs?: string[];
+}
+
+export async function startBenchServer(opts: StartOptions = {}): Promise<BenchServer> {
+  hookExit();
   const dataDir = mkdtempSync(join(tmpdir(), "orchard-bench-"));
   const [httpPort, httpsPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${httpPort}`;
@@ -49,17 +81,23 @@ export async function startBenchServer(opts: { databaseUrl?: string; env?: Recor
     },
     stdio: ["ignore", "ignore", "inherit"],
   });
-  const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
-  for (let i = 0; i < 300; i++) {
-    try {
-      const r = await fetch(`${url}/readyz`);
-      if (r.ok) break;
-    } catch {
-      // not up yet
+  live.add(child);
+  const exited = new Promise<void>((res) => child.once("exit", () => res()));
+  child.once("exit", () => live.delete(child));
+  const cleanup = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
     }
-    if (child.exitCode !== null) throw new Error(`orchard serve exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 100));
-    if (i === 299) throw new Error("orchard serve did not become ready in 30 s");
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitReady(url, child);
+  } catch (e) {
+    await cleanup();
+    throw e;
   }
   const pid = child.pid!;
   return {
@@ -75,10 +113,31 @@ export async function startBenchServer(opts: { databaseUrl?: string; env?: Recor
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
       return m ? Number(m[1]) * 1024 : 0;
     },
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    stop: cleanup,
   };
+}
+
+async function waitReady(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`orchard serve exited with ${child.exitCode} before it was ready`);
+    try {
+      const r = await fetch(`${url}/readyz`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`orchard serve did not become ready in ${READY_TIMEOUT_MS / 1000} s`);
+}
+
+/** CPU seconds the process `pid` has used (for the PostgreSQL server's backends, summed by the caller). */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
 }

@@ -1,0 +1,48 @@
+// The facts of the machine a run was made on, recorded with the results so figures can be compared fairly.
+import { execFileSync } from "node:child_process";
+import { cpus, freemem, loadavg, release, totalmem } from "node:os";
+
+export interface MachineFacts {
+  cores: number;
+  cpuModel: string;
+  memoryGb: number;
+  freeMemoryGb: number;
+  node: string;
+  v8: string;
+  openssl: string;
+  platform: string;
+  kernel: string;
+  /** 1-minute load average when the run started: other work on the machine shares its cores. */
+  loadAverageAtStart: number;
+  /** Filled in when the run ends. */
+  loadAverageAtEnd?: number;
+  gitCommit?: string;
+  gitDirty?: boolean;
+}
+
+export function currentLoadAverage(): number {
+  return Math.round(loadavg()[0]! * 100) / 100;
+}
+
+export function machineFacts(): MachineFacts {
+  const c = cpus();
+  const facts: MachineFacts = {
+    cores: c.length,
+    cpuModel: c[0]?.model.trim() ?? "unknown",
+    memoryGb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    freeMemoryGb: Math.round((freemem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    v8: process.versions.v8,
+    openssl: process.versions.openssl ?? "unknown",
+    platform: `${process.platform}-${process.arch}`,
+    kernel: release(),
+    loadAverageAtStart: currentLoadAverage(),
+  };
+  try {
+    facts.gitCommit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    facts.gitDirty = execFileSync("git", ["status", "--porcelain", "--", "src", "bench"], { encoding: "utf8" }).trim().length > 0;
+  } catch {
+    // not a git checkout
+  }
+  return facts;
+}
