@@ -7,6 +7,8 @@ import { registerServeCommands } from "./serve-command.ts";
 import { registerTokenCommands } from "./token-command.ts";
 import { registerEnrollmentProfileCommands } from "./enrollment-profile-command.ts";
 import { registerSimCommands } from "./sim-command.ts";
+import { registerPushCommands } from "./push-command.ts";
+import { addApnsDevServeOption, registerApnsDevCommands } from "./apns-dev-command.ts";
 import { VERSION } from "../version.ts";
 
 const program = new Command();
@@ -16,6 +18,9 @@ registerServeCommands(program);
 registerTokenCommands(program);
 registerEnrollmentProfileCommands(program);
 registerSimCommands(program);
+registerPushCommands(program);
+registerApnsDevCommands(program);
+addApnsDevServeOption(program);
 program
   .command("version")
   .description("print the version")

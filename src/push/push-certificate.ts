@@ -131,7 +131,8 @@ export function checkPushCertificate(certDer: Uint8Array, chainDer: Uint8Array[]
 
 function safeName(f: () => string): string {
   try {
-    return f();
+    // The name formatter does not know Apple's UID attribute by name.
+    return f().replaceAll(`${UID_OID}=`, "UID=");
   } catch {
     return "(unreadable name)";
   }
