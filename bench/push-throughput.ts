@@ -1,7 +1,7 @@
 // Push throughput: N MDM pushes from Orchard's APNs client to the local APNs endpoint (HTTP/2 over TLS
 // with a client certificate), the endpoint in a child process so client and server each have a core.
 // Prints JSON (and a markdown line): pushes/s, elapsed, latency percentiles, client memory.
-//   node bin/run-ts.js bench/push-throughput.ts [--count 100000] [--connections 1] [--streams 1000]
+//   node bin/run-ts.js bench/push-throughput.ts [--count 100000] [--connections 1] [--streams 1000] [--window 20000]
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -29,8 +29,9 @@ async function endpointProcess(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { count: { type: "string", default: "100000" }, connections: { type: "string", default: "1" }, streams: { type: "string", default: "1000" }, json: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { count: { type: "string", default: "100000" }, connections: { type: "string", default: "1" }, streams: { type: "string", default: "1000" }, window: { type: "string", default: "20000" }, json: { type: "boolean", default: false } } });
   const count = Number(values.count);
+  const window = Number(values.window);
   // Through bin/run-ts.js, which registers the TypeScript loader in the child too.
   const runTs = fileURLToPath(new URL("../bin/run-ts.js", import.meta.url));
   const child = fork(runTs, [fileURLToPath(import.meta.url), "--endpoint"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
@@ -45,14 +46,18 @@ async function main(): Promise<void> {
   const latencies = new Float64Array(count);
   let failed = 0;
   const t0 = performance.now();
-  await Promise.all(
-    tokens.map((t, i) =>
-      client.send(identity, false, t, "B6E0C1A4-4C4F-4D1D-9A7E-0D1A2B3C4D5E").then((r) => {
-        latencies[i] = r.latencyMs;
-        if (r.status !== 200) failed++;
-      }),
-    ),
-  );
+  // Keep `window` pushes outstanding, as the dispatcher does (jobs of 1,000 enrollments, 20 jobs a batch),
+  // rather than creating all of them at once.
+  let next = 0;
+  const lane = async () => {
+    while (next < count) {
+      const i = next++;
+      const r = await client.send(identity, false, tokens[i]!, "B6E0C1A4-4C4F-4D1D-9A7E-0D1A2B3C4D5E");
+      latencies[i] = r.latencyMs;
+      if (r.status !== 200) failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(count, window) }, lane));
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const rssPeak = process.memoryUsage.rss();
@@ -73,6 +78,7 @@ async function main(): Promise<void> {
     clientRssMb: { before: Math.round(rssBefore / 1048576), after: Math.round(rssPeak / 1048576) },
     connections: Number(values.connections),
     maxStreams: Number(values.streams),
+    window,
     endpoint: server.stats,
     node: process.version,
   };

@@ -2,7 +2,7 @@
 // Gateways per Apple: production api.push.apple.com, development (UseDevelopmentAPNS) api.sandbox.push.apple.com;
 // ORCHARD_APNS_URL replaces both (the local APNs endpoint in development), ORCHARD_APNS_CA_FILE adds a CA to trust.
 import { rootCertificates } from "node:tls";
-import { ApnsConnection, type ApnsPush } from "./apns-connection.ts";
+import { ApnsConnection } from "./apns-connection.ts";
 import type { ApnsResult } from "./apns-response.ts";
 
 export const APNS_PRODUCTION = "https://api.push.apple.com";
@@ -54,7 +54,7 @@ export class ApnsClient {
   }
 
   send(identity: PushIdentity, development: boolean, token: string, pushMagic: string): Promise<ApnsResult> {
-    return this.connectionFor(identity, development).send({ token, topic: identity.topic, pushMagic } satisfies ApnsPush);
+    return this.connectionFor(identity, development).push(token, identity.topic, pushMagic);
   }
 
   /** Connections dialled so far, across pools (observability and tests). */

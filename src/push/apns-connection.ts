@@ -30,14 +30,50 @@ export interface ApnsPush {
   pushMagic: string;
 }
 
+/**
+ * One push from enqueue to answer. The same object carries the stream's state, so the stream's listeners
+ * are shared functions rather than closures allocated per push.
+ */
+const noop = () => {};
+const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS } = constants;
+
 interface Waiting {
-  push: ApnsPush;
+  token: string;
+  topic: string;
+  pushMagic: string;
   retried: boolean;
   resolve: (r: ApnsResult) => void;
+  connection: ApnsConnection;
+  started: number;
+  status: number;
+  apnsId: string | undefined;
+  chunks: Buffer[] | undefined;
 }
 
-const noop = () => {};
-const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_CONTENT_LENGTH } = constants;
+const REQUEST = Symbol("apns.request");
+type TaggedStream = ClientHttp2Stream & { [REQUEST]?: Waiting };
+
+function onResponse(this: TaggedStream, h: IncomingHttpHeaders): void {
+  const w = this[REQUEST]!;
+  w.status = Number(h[HTTP2_HEADER_STATUS]) || 0;
+  const id = h["apns-id"];
+  if (typeof id === "string") w.apnsId = id;
+  // A success has no body; only a refusal's JSON reason is worth reading.
+  if (w.status === 200) this.resume();
+  else this.on("data", onData);
+}
+
+function onData(this: TaggedStream, c: Buffer): void {
+  const w = this[REQUEST]!;
+  (w.chunks ??= []).push(c);
+}
+
+function onClose(this: TaggedStream): void {
+  const w = this[REQUEST]!;
+  this[REQUEST] = undefined;
+  w.connection.streamClosed(this, w);
+}
+
 
 export class ApnsConnection {
   private session: ClientHttp2Session | undefined;
@@ -68,8 +104,15 @@ export class ApnsConnection {
   }
 
   send(push: ApnsPush): Promise<ApnsResult> {
+    return this.push(push.token, push.topic, push.pushMagic);
+  }
+
+  /** The same as send(), without the argument object (the hot path). */
+  push(token: string, topic: string, pushMagic: string): Promise<ApnsResult> {
     if (this.closed) return Promise.resolve({ status: 0, transportError: "APNs client closed", latencyMs: 0 });
-    return new Promise<ApnsResult>((resolve) => this.enqueue({ push, retried: false, resolve }));
+    return new Promise<ApnsResult>((resolve) =>
+      this.enqueue({ token, topic, pushMagic, retried: false, resolve, connection: this, started: 0, status: 0, apnsId: undefined, chunks: undefined }),
+    );
   }
 
   /** Lets in-flight and queued pushes finish, then closes the connection. */
@@ -179,61 +222,57 @@ export class ApnsConnection {
 
   private start(w: Waiting): void {
     this.inFlight++;
-    const started = performance.now();
-    const body = Buffer.from(`{"mdm":${JSON.stringify(w.push.pushMagic)}}`);
+    w.started = performance.now();
+    w.status = 0;
+    w.apnsId = undefined;
+    w.chunks = undefined;
+    const body = `{"mdm":${JSON.stringify(w.pushMagic)}}`;
     const headers: OutgoingHttpHeaders = {
       [HTTP2_HEADER_METHOD]: "POST",
-      [HTTP2_HEADER_PATH]: `/3/device/${w.push.token}`,
-      "apns-topic": w.push.topic,
+      [HTTP2_HEADER_PATH]: `/3/device/${w.token}`,
+      "apns-topic": w.topic,
       "apns-push-type": "mdm",
       "apns-priority": "10",
       "apns-expiration": this.expiration(),
-      [HTTP2_HEADER_CONTENT_TYPE]: "application/json",
-      [HTTP2_HEADER_CONTENT_LENGTH]: body.length,
+      // No content-type/content-length: APNs needs neither (HTTP/2 frames the body), and each header is work per push.
     };
-    let stream: ClientHttp2Stream;
+    let stream: TaggedStream;
     try {
       stream = this.liveSession().request(headers);
     } catch (err) {
       // The session died between the check and the request: try once on a new one.
       this.session = undefined;
-      this.finish(w, started, { status: 0, transportError: (err as Error).message });
+      this.finish(w, { status: 0, transportError: (err as Error).message });
       return;
     }
-    let status = 0;
-    let apnsId: string | undefined;
-    let chunks: Buffer[] | undefined;
-    stream.on("response", (h: IncomingHttpHeaders) => {
-      status = Number(h[HTTP2_HEADER_STATUS]) || 0;
-      const id = h["apns-id"];
-      if (typeof id === "string") apnsId = id;
-      // A success has no body; only a refusal's JSON reason is worth reading.
-      if (status === 200) stream.resume();
-      else stream.on("data", (c: Buffer) => (chunks ??= []).push(c));
-    });
+    stream[REQUEST] = w;
+    stream.on("response", onResponse);
     stream.on("error", noop);
-    this.open.set(stream, started);
+    stream.on("close", onClose);
+    this.open.set(stream, w.started);
     if (!this.sweepTimer) this.armSweep();
-    stream.on("close", () => {
-      this.open.delete(stream);
-      if (status === 0) {
-        this.finish(w, started, { status: 0, transportError: stream.rstCode ? `stream reset (HTTP/2 error ${stream.rstCode})` : "connection lost" });
-        return;
-      }
-      const r: { status: number; reason?: string; apnsId?: string; timestamp?: number } = { status };
-      if (apnsId !== undefined) r.apnsId = apnsId;
-      if (chunks) {
-        try {
-          const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { reason?: unknown; timestamp?: unknown };
-          if (typeof parsed.reason === "string") r.reason = parsed.reason;
-          if (typeof parsed.timestamp === "number") r.timestamp = parsed.timestamp;
-        } catch {
-          r.reason = "unreadable error body";
-        }
-      }
-      this.finish(w, started, r);
-    });
     stream.end(body);
+  }
+
+  /** A stream ended: its answer, or no answer when it was reset or its connection died. */
+  streamClosed(stream: ClientHttp2Stream, w: Waiting): void {
+    this.open.delete(stream);
+    if (w.status === 0) {
+      this.finish(w, { status: 0, transportError: stream.rstCode ? `stream reset (HTTP/2 error ${stream.rstCode})` : "connection lost" });
+      return;
+    }
+    const r: { status: number; reason?: string; apnsId?: string; timestamp?: number } = { status: w.status };
+    if (w.apnsId !== undefined) r.apnsId = w.apnsId;
+    if (w.chunks) {
+      try {
+        const parsed = JSON.parse(Buffer.concat(w.chunks).toString("utf8")) as { reason?: unknown; timestamp?: unknown };
+        if (typeof parsed.reason === "string") r.reason = parsed.reason;
+        if (typeof parsed.timestamp === "number") r.timestamp = parsed.timestamp;
+      } catch {
+        r.reason = "unreadable error body";
+      }
+    }
+    this.finish(w, r);
   }
 
   private armSweep(): void {
@@ -253,7 +292,7 @@ export class ApnsConnection {
     this.sweepTimer.unref();
   }
 
-  private finish(w: Waiting, started: number, r: Omit<ApnsResult, "latencyMs">): void {
+  private finish(w: Waiting, r: Omit<ApnsResult, "latencyMs">): void {
     this.inFlight--;
     if (r.status === 0 && !w.retried && !this.closed) {
       // No answer: the push may or may not have reached APNs. A second push is harmless to a device
@@ -261,7 +300,7 @@ export class ApnsConnection {
       w.retried = true;
       this.enqueue(w);
     } else {
-      w.resolve({ ...r, latencyMs: performance.now() - started });
+      w.resolve({ ...r, latencyMs: performance.now() - w.started });
     }
     this.drain();
   }
