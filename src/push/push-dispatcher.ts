@@ -98,7 +98,7 @@ export class PushDispatcher {
   private readonly inFlight = new Map<string, number>();
   private started = false;
   private nudgeTimer: NodeJS.Timeout | undefined;
-  /** When the current gathering window opened (a burst is gathered for at most 4 windows). */
+  /** When the current gathering window opened (a burst is gathered for at most 8 windows). */
   private nudgeFirst = 0;
   private readonly delayed = new Set<NodeJS.Timeout>();
   private running: Promise<unknown> | undefined;
@@ -176,10 +176,10 @@ export class PushDispatcher {
     if (!this.started) return;
     if (delayMs <= this.options.nudgeDelayMs) {
       // Trailing: each new enqueue extends the window, so a burst is pushed once it quiets down (or after
-      // four windows, so a steady stream still goes out).
+      // eight windows, so a steady stream still goes out).
       const now = Date.now();
       if (this.nudgeTimer) {
-        if (now - this.nudgeFirst >= 3 * delayMs) return;
+        if (now - this.nudgeFirst >= 7 * delayMs) return;
         clearTimeout(this.nudgeTimer);
       } else this.nudgeFirst = now;
       this.nudgeTimer = setTimeout(() => {

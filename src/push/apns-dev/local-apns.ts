@@ -73,6 +73,7 @@ export class LocalApns {
   private readonly tokenTopics = new Map<string, string>();
   private readonly subjectTopics = new WeakMap<object, { topic: string | undefined; subject: string; fingerprint: string }>();
   private seq = 0;
+  private held: Array<() => void> | undefined;
   private trusted: string[];
   readonly stats: LocalApnsStats = { received: 0, accepted: 0, refused: 0, connections: 0, delivered: 0 };
   port = 0;
@@ -175,6 +176,22 @@ export class LocalApns {
     if (topic) this.tokenTopics.set(key, topic);
   }
 
+  /**
+   * Holds every push received from now on without answering, as an unresponsive gateway would, until
+   * release() (tests: the provider must not wait for APNs on its request path).
+   */
+  async stall(): Promise<{ waiting: () => number; release: () => void }> {
+    const held: Array<() => void> = [];
+    this.held = held;
+    return {
+      waiting: () => held.length,
+      release: () => {
+        if (this.held === held) this.held = undefined;
+        for (const go of held.splice(0)) go();
+      },
+    };
+  }
+
   /** Destroys every provider connection at once, as a network failure would. Returns how many. */
   killConnections(): number {
     const n = this.sessions.size;
@@ -244,7 +261,11 @@ export class LocalApns {
       if (size > MAX_PAYLOAD) tooLarge = true;
       else (chunks ??= []).push(c);
     });
-    stream.on("end", () => this.answer(stream, headers, tooLarge ? undefined : chunks ? Buffer.concat(chunks).toString("utf8") : ""));
+    stream.on("end", () => {
+      const go = () => this.answer(stream, headers, tooLarge ? undefined : chunks ? Buffer.concat(chunks).toString("utf8") : "");
+      if (this.held) this.held.push(go);
+      else go();
+    });
   }
 
   private answer(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, body: string | undefined): void {
