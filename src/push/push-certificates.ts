@@ -232,6 +232,7 @@ export class PushCertificateService {
   private async refresh(): Promise<void> {
     const rows = await pushCertificateFingerprints(this.store);
     this.fingerprints = new Map(rows.map((r) => [r.topic, r.fingerprint]));
+    this.expiries = rows.map((r) => [{ topic: r.topic }, r.not_after]);
     this.active = (await activePushCertificate(this.store))?.topic;
     for (const topic of this.identities.keys()) if (!this.fingerprints.has(topic)) this.identities.delete(topic);
     this.refreshedAt = Date.now();

@@ -18,8 +18,8 @@ export async function activePushCertificate(store: Store): Promise<PushCertifica
 }
 
 /** What identifies the certificate in force per topic: a change of fingerprint means a new upload. */
-export async function pushCertificateFingerprints(store: Store): Promise<Array<{ topic: string; fingerprint: string }>> {
-  return store.db.selectFrom("push_certificates").select(["topic", "fingerprint"]).execute();
+export async function pushCertificateFingerprints(store: Store): Promise<Array<{ topic: string; fingerprint: string; not_after: number }>> {
+  return store.db.selectFrom("push_certificates").select(["topic", "fingerprint", "not_after"]).execute();
 }
 
 /**

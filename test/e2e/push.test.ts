@@ -17,7 +17,11 @@ import { startApnsDev, type ApnsDev } from "../../src/push/apns-dev/apns-dev.ts"
 import { issuePushCertificate, type IssuedPushCertificate } from "../../src/push/apns-dev/authority.ts";
 import type { LocalPush } from "../../src/push/apns-dev/local-apns.ts";
 import { createCa } from "../../src/pki/ca.ts";
-import { issueDeviceCertificate, type SigningIdentity } from "../../src/pki/issue.ts";
+import { buildCertificate, issueDeviceCertificate, type SigningIdentity } from "../../src/pki/issue.ts";
+import { parseCsr } from "../../src/pki/csr.ts";
+import { basicConstraints, extendedKeyUsage } from "../../src/pki/extensions.ts";
+import { OID } from "../../src/pki/oids.ts";
+import { UID_OID } from "../../src/push/push-certificate.ts";
 import { generatePrivateKey } from "../../src/pki/keys.ts";
 import { signCms } from "../../src/pki/cms-signed-data.ts";
 import { certificateFingerprint, derToPem, pemToDer } from "../../src/pki/pem.ts";
@@ -365,6 +369,30 @@ describeEachDatabase("push over HTTP/2 to the local APNs endpoint", (database) =
     expect(pushesTo(fresh, 200)[0]!.topic).toBe(other.topic);
     old.stop?.();
     fresh.stop?.();
+  });
+
+  it("pairs a certificate with the key `push csr` kept, and warns from 30 days before expiry", async () => {
+    const made = await api("POST", "/push-certificates/csr", { subject: "CN=Orchard test push,O=Example" });
+    expect(made.status).toBe(201);
+    const csr = parseCsr(pemToDer(made.json.csr as string, "CERTIFICATE REQUEST"));
+    expect(csr.signatureValid).toBe(true);
+    // What Apple's portal would do: certify the CSR's key under a new topic; here the test CA plays Apple.
+    const topic = `com.apple.mgmt.External.${randomUUID()}`;
+    const certDer = buildCertificate(
+      { subject: `${UID_OID}=${topic},CN=APSP:test,C=US`, publicKey: csr.spkiDer, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 10 * DAY), extensions: [basicConstraints(false), extendedKeyUsage([OID.clientAuth])] },
+      testCa,
+    );
+    const up = await api("PUT", "/push-certificates", { certificate: derToPem(certDer), force: true });
+    expect(up.status, JSON.stringify(up.json)).toBe(200);
+    expect(up.json.certificate).toMatchObject({ topic, active: true, expiringSoon: true, expired: false, expiresInDays: 9 });
+    expect((up.json.certificate as { warning: string }).warning).toMatch(/expires in 9 days .*Renew, not Create/);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`orchard_push_certificate_expiry_seconds\\{topic="${topic}"\\} (\\d+)`));
+    // The pending key was used once: the same certificate without a key cannot be paired again.
+    await api("DELETE", `/push-certificates/${topic}`);
+    const again = await api("PUT", "/push-certificates", { certificate: derToPem(certDer), force: true });
+    expect(again.status).toBe(400);
+    expect(again.json.error).toMatchObject({ details: { problem: "no_key" } });
   });
 
   it("raises an alert when APNs refuses the certificate (403)", async () => {
