@@ -4,14 +4,16 @@ import { loadConfig, redactedConfig } from "../config.ts";
 import { openStore } from "../store/db.ts";
 import { migrate } from "../store/migrate.ts";
 import { startServer } from "../server/serve.ts";
+import { DEMO_PROFILE_NAME, startDemo } from "../server/demo.ts";
 
 export function registerServeCommands(program: Command): void {
   program
     .command("serve")
     .description("run the Orchard server")
-    .action(async () => {
+    .option("--demo", "also run the local APNs endpoint and 25 virtual devices that enroll and stay online")
+    .action(async (opts: { demo?: boolean }) => {
       const config = loadConfig();
-      const server = await startServer(config, { handleSignals: true });
+      const server = await startServer(config, { handleSignals: true, ...(opts.demo ? { apnsDev: true } : {}) });
       const base = config.publicUrl;
       console.log(`Orchard is running.`);
       console.log(`  Base URL:        ${base}`);
@@ -19,6 +21,12 @@ export function registerServeCommands(program: Command): void {
       console.log(`  Enrollment URL:  ${base}/enroll`);
       console.log(`  Admin API:       ${base}/api/v1 (reference at ${base}/api/docs)`);
       if (server.adminTokenFile) console.log(`  Admin token file: ${server.adminTokenFile}`);
+      if (opts.demo) {
+        const demo = await startDemo(server, server.ctx.logger);
+        server.onStop(() => demo.stop());
+        console.log(`  Demo:            ${demo.fleet.devices.length} virtual devices enrolled through "${DEMO_PROFILE_NAME}"; try:`);
+        console.log(`    curl -k -H "Authorization: Bearer $(cat ${server.adminTokenFile ?? "data/admin-token"})" ${base}/api/v1/enrollments`);
+      }
     });
 
   program

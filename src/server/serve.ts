@@ -22,6 +22,8 @@ export interface RunningServer {
   adminTokenFile: string | undefined;
   /** The push machinery; `push.apnsDev` is the in-process local APNs endpoint in development mode. */
   push: PushRuntime;
+  /** Runs `fn` first when the server stops (e.g. the demo fleet). */
+  onStop(fn: () => Promise<void>): void;
   stop(): Promise<void>;
 }
 
@@ -68,10 +70,12 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
     httpPort = (plain.address() as AddressInfo).port;
   }
 
+  const beforeStop: Array<() => Promise<void>> = [];
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       logger.info("shutting down: draining in-flight requests");
+      for (const fn of beforeStop) await fn().catch((err: unknown) => logger.error({ err }, "shutdown step failed"));
       if (plain) {
         const p = plain;
         await new Promise<void>((resolve) => {
@@ -105,5 +109,5 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
     process.once("SIGINT", onSignal);
   }
 
-  return { ctx, app, httpsPort, httpPort, caPem: creds.caPem, adminTokenFile, push, stop };
+  return { ctx, app, httpsPort, httpPort, caPem: creds.caPem, adminTokenFile, push, onStop: (fn) => void beforeStop.push(fn), stop };
 }
