@@ -29,6 +29,14 @@ describe("APNs client against the local APNs endpoint", () => {
     await dev.close();
   });
 
+  it("uses Apple's production gateway, the development one for UseDevelopmentAPNS, or the override for both", () => {
+    const apple = new ApnsClient({ expirationSeconds: 60 });
+    expect(apple.gatewayFor(false)).toBe("https://api.push.apple.com");
+    expect(apple.gatewayFor(true)).toBe("https://api.sandbox.push.apple.com");
+    expect(client.gatewayFor(true)).toBe(dev.url);
+    expect(client.gatewayFor(false)).toBe(dev.url);
+  });
+
   it("sends an MDM push with Apple's headers and body, over one connection", async () => {
     const before = dev.apns.lastSeq;
     const nowS = Math.floor(Date.now() / 1000);
