@@ -130,10 +130,23 @@ it("drains in-flight requests and exits cleanly on SIGTERM", async () => {
   expect(out).toContain("Admin token file");
   expect(out).not.toMatch(/orch_[A-Za-z0-9_-]{20,}/);
   const token = readFileSync(join(dir, "admin-token"), "utf8").trim();
-  // A request in flight when the signal arrives still gets its answer.
-  const inFlight = fetch(`http://127.0.0.1:${http}/api/v1/tokens`, { headers: { authorization: `Bearer ${token}` } });
-  child.kill("SIGTERM");
-  expect((await inFlight).status).toBe(200);
+  // A request in flight when the signal arrives still gets its answer: its headers and half its body are sent
+  // before SIGTERM, the rest after.
+  const { request } = await import("node:http");
+  const body = JSON.stringify({ name: "late", role: "readonly" });
+  const answer = new Promise<number>((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port: http, method: "POST", path: "/api/v1/tokens", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+    req.write(body.slice(0, 10));
+    setTimeout(() => {
+      child.kill("SIGTERM");
+      setTimeout(() => req.end(body.slice(10)), 300);
+    }, 500);
+  });
+  expect(await answer).toBe(201);
   expect(await exited).toBe(0);
   expect(out).toContain("stopped");
   rmSync(dir, { recursive: true, force: true });
