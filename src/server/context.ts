@@ -76,7 +76,7 @@ async function assemble(config: OrchardConfig, logger: Logger, store: Store, sec
     (await store.db.selectFrom("issued_certificates").select("enrollment_profile_id").where("fingerprint", "=", fingerprint).executeTakeFirst())?.enrollment_profile_id;
   const checkin = new CheckinService(store, secrets, events, binding, logger, { userAuthenticate: config.userAuthenticate, getToken: new Map() }, profileOfCertificate);
   const connect = new ConnectService(store, events, binding);
-  const commands = new CommandService(store, events, (id) => enrollmentProfiles.accessRights(id));
+  const commands = new CommandService(store, events, (id) => enrollmentProfiles.accessRights(id), (id) => checkin.unlockToken(id));
 
   const webhooks = new WebhookService(store, secrets, logger);
   webhooks.subscribe(events);
@@ -94,5 +94,5 @@ async function assemble(config: OrchardConfig, logger: Logger, store: Store, sec
     if (pruned.results || pruned.commands) logger.info(pruned, "pruned old command results");
   });
   const push = buildPushServices({ config, store, secrets, logger, metrics, events, jobs });
-  return { ...base, credentials, mdm: { checkin, connect, commands, binding, verifier }, webhooks, jobs, enrollmentProfiles, scep, push };
+  return { ...base, credentials, mdm: { checkin, connect, commands, binding, verifier }, webhooks, jobs, enrollmentProfiles, scep, push, identityRenewal: renewal };
 }
