@@ -7,17 +7,17 @@ import { Agent } from "node:http";
 import { ScepClient } from "../../sim/scep-client.ts";
 import type { RandomSource } from "../../sim/seeded-random.ts";
 import { parsePlist } from "../../src/wire/plist.ts";
+import { apiCall } from "./admin-api.ts";
 import { benchDevice, type BenchDevice } from "./bench-device.ts";
 import { authenticateAndActivate, forEachConcurrently } from "./checkin-enrollment.ts";
 
 export async function createProfile(url: string, token: string, name: string): Promise<{ id: string; challenge: string }> {
-  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-  const created = await fetch(`${url}/api/v1/enrollment-profiles`, { method: "POST", headers, body: JSON.stringify({ name }) });
-  if (created.status !== 201 && created.status !== 200) throw new Error(`creating the enrollment profile: HTTP ${created.status} ${await created.text()}`);
-  const p = (await created.json()) as { id: string };
-  const res = await fetch(`${url}/api/v1/enrollment-profiles/${p.id}/mobileconfig?signed=false`, { headers });
-  if (!res.ok) throw new Error(`fetching the enrollment profile: HTTP ${res.status}`);
-  const profile = parsePlist(new Uint8Array(await res.arrayBuffer())) as { PayloadContent: Array<{ PayloadType: string; PayloadContent?: { Challenge?: string } }> };
+  const created = await apiCall(url, "POST", "/api/v1/enrollment-profiles", { token, json: { name } });
+  if (created.status !== 201 && created.status !== 200) throw new Error(`creating the enrollment profile: HTTP ${created.status} ${created.body.toString().slice(0, 300)}`);
+  const p = created.json<{ id: string }>();
+  const res = await apiCall(url, "GET", `/api/v1/enrollment-profiles/${p.id}/mobileconfig?signed=false`, { token });
+  if (res.status !== 200) throw new Error(`fetching the enrollment profile: HTTP ${res.status}`);
+  const profile = parsePlist(new Uint8Array(res.body)) as { PayloadContent: Array<{ PayloadType: string; PayloadContent?: { Challenge?: string } }> };
   const scep = profile.PayloadContent.find((p) => p.PayloadType === "com.apple.security.scep");
   const challenge = scep?.PayloadContent?.Challenge;
   if (!challenge) throw new Error("the enrollment profile has no SCEP payload with a challenge");

@@ -53,6 +53,19 @@ export function serverFigures(r: DatabaseResults): Figure[] {
     });
   }
 
+  const largest = r.idle[r.idle.length - 1];
+  if (largest && peak && largest.fleet > peak.fleet) {
+    f({
+      id: `${db}.idle.largest.perSecond`,
+      group: "Idle connects",
+      label: `idle connects/s at ${largest.fleet.toLocaleString("en-US")} enrollments (${largest.concurrency} concurrent)`,
+      value: round(largest.perSecond),
+      unit: "/s",
+      target: db === "sqlite" ? TARGETS.idleConnectsSqlite : TARGETS.idleConnectsPostgres,
+      note: `${round(largest.serverCpuUs)} µs server CPU per connect; ${largest.fleetDescription}`,
+    });
+  }
+
   for (const x of r.rounds) {
     const key = `${db}.round.${x.targets}`;
     f({ id: `${key}.queueSeconds`, group: "Command round", label: `time to queue one command to ${x.targets.toLocaleString("en-US")}`, value: round(x.queueSeconds), unit: "s", ...(x.targets >= 100_000 ? { target: TARGETS.queue100kSeconds } : {}) });
@@ -64,13 +77,13 @@ export function serverFigures(r: DatabaseResults): Figure[] {
 
   for (const m of r.rss) {
     f({
-      id: `${db}.rss.${m.enrollments}`,
+      id: `${db}.rss.${m.enrollments}.${m.phase}`,
       group: "Memory",
-      label: `server RSS at ${m.enrollments.toLocaleString("en-US")} enrollments`,
+      label: `server RSS at ${m.enrollments.toLocaleString("en-US")} enrollments, ${m.when}`,
       value: round(m.bytes / MB),
       unit: "MB",
       ...(m.enrollments >= 100_000 ? { target: TARGETS.rss100kMb } : {}),
-      note: m.when,
+      ...(m.heapUsedBytes !== undefined ? { note: `V8 heap in use ${round(m.heapUsedBytes / MB)} MB` } : {}),
     });
   }
   return out;

@@ -7,6 +7,7 @@ import { Agent } from "node:http";
 import { buildPlist } from "../../src/wire/plist.ts";
 import type { BenchDevice } from "../lib/bench-device.ts";
 import { forEachConcurrently } from "../lib/checkin-enrollment.ts";
+import { apiCall } from "../lib/admin-api.ts";
 import { httpCall } from "../lib/load.ts";
 import type { ServerMeters } from "../lib/server-meters.ts";
 
@@ -27,22 +28,21 @@ export interface RoundResult {
   acknowledged: number;
   /** Result rows stored: bytes the database grew by, per result. */
   databaseBytesPerResult: number;
+  /** Server RSS when the last result was stored, before the status fetch. */
+  rssAfterRoundBytes: number;
+  /** Size of the GET /api/v1/commands/{uuid} answer. */
+  statusResponseBytes: number;
 }
 
 const QUERIES = ["DeviceName", "OSVersion", "SerialNumber"];
 
 export async function commandRound(url: string, adminToken: string, meters: ServerMeters, devices: readonly BenchDevice[], concurrency: number, deadlineMs: number): Promise<RoundResult> {
-  const auth = { authorization: `Bearer ${adminToken}` };
   const bytes0 = await meters.databaseBytes();
   let t = performance.now();
-  const queued = await fetch(`${url}/api/v1/commands`, {
-    method: "POST",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify({ targets: devices.map((d) => d.udid), requestType: "DeviceInformation", params: { Queries: QUERIES } }),
-  });
+  const queued = await apiCall(url, "POST", "/api/v1/commands", { token: adminToken, json: { targets: devices.map((d) => d.udid), requestType: "DeviceInformation", params: { Queries: QUERIES } } });
   const queueSeconds = (performance.now() - t) / 1000;
-  if (queued.status !== 201) throw new Error(`queueing the command: HTTP ${queued.status} ${(await queued.text()).slice(0, 300)}`);
-  const { commandUuid, targets } = (await queued.json()) as { commandUuid: string; targets: number };
+  if (queued.status !== 201) throw new Error(`queueing the command: HTTP ${queued.status} ${queued.body.toString().slice(0, 300)}`);
+  const { commandUuid, targets } = queued.json<{ commandUuid: string; targets: number }>();
   if (targets !== devices.length) throw new Error(`queued to ${targets} targets, expected ${devices.length}`);
 
   t = performance.now();
@@ -69,10 +69,11 @@ export async function commandRound(url: string, adminToken: string, meters: Serv
   }
   const after = await meters.read();
 
+  const rssAfterRound = meters.rssBytes();
   t = performance.now();
-  const status = await fetch(`${url}/api/v1/commands/${commandUuid}`, { headers: auth });
-  if (!status.ok) throw new Error(`GET /api/v1/commands/${commandUuid}: HTTP ${status.status}`);
-  const report = (await status.json()) as { targets: Array<{ enrollmentId: string; status: string }> };
+  const status = await apiCall(url, "GET", `/api/v1/commands/${commandUuid}`, { token: adminToken });
+  if (status.status !== 200) throw new Error(`GET /api/v1/commands/${commandUuid}: HTTP ${status.status}`);
+  const report = status.json<{ targets: Array<{ enrollmentId: string; status: string }> }>();
   const verifySeconds = (performance.now() - t) / 1000;
   const expected = new Set(devices.map((d) => d.udid));
   const acknowledged = report.targets.filter((x) => x.status === "acknowledged" && expected.delete(x.enrollmentId)).length;
@@ -91,5 +92,7 @@ export async function commandRound(url: string, adminToken: string, meters: Serv
     verifySeconds,
     acknowledged,
     databaseBytesPerResult: ((await meters.databaseBytes()) - bytes0) / n,
+    rssAfterRoundBytes: rssAfterRound,
+    statusResponseBytes: status.body.length,
   };
 }

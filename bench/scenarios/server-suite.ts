@@ -15,6 +15,8 @@ import { startBenchServer, type BenchServer } from "../lib/server-process.ts";
 import { commandRound, type RoundResult } from "./command-round.ts";
 import { idleConnects, type IdleResult } from "./idle-connects.ts";
 
+const WARM_UP_ROUND = 300;
+
 export interface Stage {
   /** Devices added at this stage, with identities already issued. */
   devices: BenchDevice[];
@@ -57,8 +59,23 @@ export interface DatabaseResults {
   enrollment: EnrollmentResult[];
   idle: Array<IdleResult & { fleetDescription: string }>;
   rounds: Array<RoundResult & { fleetDescription: string }>;
-  /** Server RSS and database size as the fleet grows. */
-  rss: Array<{ enrollments: number; bytes: number; databaseBytes: number; when: string }>;
+  /** Server memory and database size as the fleet grows. */
+  rss: MemoryReading[];
+}
+
+export interface MemoryReading {
+  enrollments: number;
+  /** "start", "idle" (after enrollment and idle connects), "round" (after a round to every device and its status fetch). */
+  phase: "start" | "idle" | "round";
+  bytes: number;
+  heapUsedBytes?: number;
+  databaseBytes: number;
+  when: string;
+}
+
+async function memoryReading(meters: ServerMeters, enrollments: number, phase: MemoryReading["phase"], when: string): Promise<MemoryReading> {
+  const heap = await meters.heapUsedBytes();
+  return { enrollments, phase, bytes: meters.rssBytes(), ...(heap !== undefined ? { heapUsedBytes: heap } : {}), databaseBytes: await meters.databaseBytes(), when };
 }
 
 export async function serverSuite(database: Database, plan: ServerPlan, postgresAdminUrl?: string, log: (s: string) => void = console.error): Promise<DatabaseResults> {
@@ -75,7 +92,7 @@ export async function serverSuite(database: Database, plan: ServerPlan, postgres
     const meters = serverMeters(server, pg);
     const results: DatabaseResults = { database, enrollment: [], idle: [], rounds: [], rss: [] };
     await new Promise((r) => setTimeout(r, 500));
-    results.rss.push({ enrollments: 0, bytes: server.rssBytes(), databaseBytes: await meters.databaseBytes(), when: "after start" });
+    results.rss.push(await memoryReading(meters, 0, "start", "after start"));
 
     const { challenge } = await createProfile(server.url, server.adminToken, "bench");
     const fleet: BenchDevice[] = [];
@@ -111,18 +128,26 @@ export async function serverSuite(database: Database, plan: ServerPlan, postgres
         fleet.push(...stage.devices);
       }
       const desc = describeFleet(fleet);
+      if (i === 0) {
+        // A server that has just started runs its connect and result paths cold (JIT); one that serves a
+        // fleet runs them warm. Warm them, unmeasured, before the first measurements.
+        log(`[${database}] warm-up: idle connects and a command round to ${Math.min(WARM_UP_ROUND, fleet.length)} devices (not measured)`);
+        await idleConnects(server.url, meters, fleet, 8, 1, `${plan.seed}/warm-up`);
+        await commandRound(server.url, server.adminToken, meters, fleet.slice(0, WARM_UP_ROUND), plan.roundConcurrency, plan.phaseDeadlineMs);
+      }
       for (const c of stage.idle) {
         log(`[${database}] idle connects, ${c} concurrent, fleet ${fleet.length}`);
         const r = await idleConnects(server.url, meters, fleet, c, plan.idleSeconds, `${plan.seed}/idle/${fleet.length}/${c}`);
         if (r.errors > 0) throw new Error(`[${database}] ${r.errors} of ${r.requests} idle connects failed`);
         results.idle.push({ ...r, fleetDescription: desc });
       }
+      results.rss.push(await memoryReading(meters, fleet.length, "idle", "after enrollment and idle connects"));
       if (stage.round) {
         log(`[${database}] command round to ${fleet.length}`);
         const r = await commandRound(server.url, server.adminToken, meters, fleet, plan.roundConcurrency, plan.phaseDeadlineMs);
         results.rounds.push({ ...r, fleetDescription: desc });
+        results.rss.push(await memoryReading(meters, fleet.length, "round", "after a command round to every device and its status fetch"));
       }
-      results.rss.push({ enrollments: fleet.length, bytes: server.rssBytes(), databaseBytes: await meters.databaseBytes(), when: stage.round ? "after a command round to every device" : "after idle connects" });
     }
     return results;
   } finally {
