@@ -66,7 +66,7 @@ describeEachDatabase("enrollment profiles", (database) => {
     const py = execFileSync("python3", ["-c", "import plistlib,sys,json; d=plistlib.load(open(sys.argv[1],'rb')); print(json.dumps([x['PayloadType'] for x in d['PayloadContent']]))", join(dir, "u.mobileconfig")]).toString();
     expect(JSON.parse(py)).toEqual(["com.apple.security.root", "com.apple.security.scep", "com.apple.mdm"]);
 
-    expect(validateProfile(profile)).toEqual([]);
+    expect(validateProfile(profile, { reportUnknownKeys: true })).toEqual([]);
     const [root, scep, mdm] = profile.PayloadContent as PlistDict[];
     expect(Buffer.from(root!.PayloadContent as Uint8Array).equals(Buffer.from(t.ctx.credentials.ca.certDer))).toBe(true);
     const sc = scep!.PayloadContent as PlistDict;
