@@ -30,6 +30,7 @@ export interface OrchardConfig {
   caKeyFile: string | undefined;
   userAuthenticate: "decline" | "empty-challenge";
   resultRetentionDays: number;
+  certCacheSize: number;
   apnsUrl: string | undefined;
   apnsCaFile: string | undefined;
   apnsExpirationSeconds: number;
@@ -151,6 +152,13 @@ export const SETTINGS = [
     description: "Answer to UserAuthenticate: decline (410) or empty-challenge (zero-length DigestChallenge)",
     parse: oneOf(["decline", "empty-challenge"] as const),
     fallback: () => "decline",
+  }),
+  setting({
+    key: "certCacheSize",
+    env: "ORCHARD_CERT_CACHE_SIZE",
+    description: "Device certificates kept parsed in memory (~2 KB each); beyond it a connect re-imports the key (~0.1 ms)",
+    parse: positiveInt,
+    fallback: () => 20_000,
   }),
   setting({ key: "resultRetentionDays", env: "ORCHARD_RESULT_RETENTION_DAYS", description: "How long command results are kept, days", parse: positiveInt, fallback: () => 30 }),
   setting({ key: "apnsUrl", env: "ORCHARD_APNS_URL", description: "Override of the APNs gateway base URL", parse: optionalUrl(["https:", "http:"]), fallback: () => undefined }),

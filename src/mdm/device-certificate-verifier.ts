@@ -5,8 +5,8 @@ import { createMdmSignatureVerifier } from "../pki/mdm-signature.ts";
 import { parseClientCertificateHeader } from "../pki/mdm-signature-cert-header.ts";
 import type { DeviceCertificateVerifier, IdentityResult } from "../http/mdm-routes.ts";
 
-export function createDeviceCertificateVerifier(trustedCaDers: Uint8Array[]): DeviceCertificateVerifier {
-  const v = createMdmSignatureVerifier({ trustedCaDers });
+export function createDeviceCertificateVerifier(trustedCaDers: Uint8Array[], cacheSize?: number): DeviceCertificateVerifier {
+  const v = createMdmSignatureVerifier({ trustedCaDers, ...(cacheSize ? { cacheSize } : {}) });
   const adapt = (r: { ok: true; certDer: Uint8Array; fingerprint: string } | { ok: false; reason: string; detail: string }): IdentityResult =>
     r.ok ? { ok: true, certDer: r.certDer, fingerprint: r.fingerprint } : { ok: false, reason: `${r.reason}: ${r.detail}` };
   return {

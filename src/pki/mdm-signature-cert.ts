@@ -19,6 +19,8 @@ export interface CertificateFacts {
   keyUsage: { digitalSignature: boolean; keyCertSign: boolean } | undefined;
   /** extendedKeyUsage OIDs (dotted), or undefined when the extension is absent. */
   extendedKeyUsage: string[] | undefined;
+  /** The SubjectPublicKeyInfo, whole encoding: node:crypto imports the key from it. */
+  spki: Uint8Array;
 }
 
 const OID_SUBJECT_KEY_ID = oidContent("2.5.29.14");
@@ -40,7 +42,7 @@ export function readCertificateFacts(der: Uint8Array): CertificateFacts {
   const issuer = expectTag(fields[i++], DerTag.SEQUENCE, "issuer");
   const validity = children(der, expectTag(fields[i++], DerTag.SEQUENCE, "validity"));
   expectTag(fields[i++], DerTag.SEQUENCE, "subject");
-  expectTag(fields[i++], DerTag.SEQUENCE, "subjectPublicKeyInfo");
+  const spki = expectTag(fields[i++], DerTag.SEQUENCE, "subjectPublicKeyInfo");
   const notBeforeTlv = validity[0];
   const notAfterTlv = validity[1];
   if (notBeforeTlv === undefined || notAfterTlv === undefined) throw new DerError("validity lacks notBefore/notAfter");
@@ -54,6 +56,7 @@ export function readCertificateFacts(der: Uint8Array): CertificateFacts {
     isCa: false,
     keyUsage: undefined,
     extendedKeyUsage: undefined,
+    spki: encodingOf(der, spki),
   };
 
   const extensionsWrapper = fields.slice(i).find((f) => f.tag === DerTag.CONTEXT_3);

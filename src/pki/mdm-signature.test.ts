@@ -318,9 +318,20 @@ describe("the certificate cache", () => {
     }
     expect(v.stats().cached).toBe(2);
     expect(v.stats().chainChecks).toBe(3);
-    // The first certificate was evicted: seeing it again builds its path again.
+    // The first certificate was evicted from the parsed cache: seeing it again parses it again, but its trust
+    // verdict is remembered, so no path is built again.
+    const misses = v.stats().misses;
     expect(v.verify(cmsSign("b-again.der", "device.pem", "device.key"), BODY).ok).toBe(true);
-    expect(v.stats().chainChecks).toBe(4);
+    expect(v.stats().misses).toBe(misses + 1);
+    expect(v.stats().chainChecks).toBe(3);
+  });
+
+  it("bounds the verdict cache too: a certificate evicted from both has its path built again", () => {
+    const v = createMdmSignatureVerifier({ trustedCaDers: [der("ca.pem")], cacheSize: 1, verdictCacheSize: 1 });
+    expect(v.verify(cmsSign("c1.der", "device.pem", "device.key"), BODY).ok).toBe(true);
+    expect(v.verify(cmsSign("c2.der", "noeku.pem", "device.key"), BODY).ok).toBe(true);
+    expect(v.verify(cmsSign("c3.der", "device.pem", "device.key"), BODY).ok).toBe(true);
+    expect(v.stats().chainChecks).toBe(3);
   });
 
   it("a tight loop of verify() on a cached certificate does one path check in all", () => {

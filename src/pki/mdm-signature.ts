@@ -54,8 +54,14 @@ export interface MdmSignatureVerifierOptions {
   trustedCaDers: readonly Uint8Array[];
   /** The clock; injectable for tests. */
   now?: () => Date;
-  /** Certificates remembered (default 10,000). */
+  /** Parsed certificates remembered (default 10,000). */
   cacheSize?: number;
+  /**
+   * Trust verdicts remembered, by fingerprint (default 250,000: a whole fleet). A verdict is a few dozen bytes,
+   * a parsed certificate a few kilobytes; with the verdict known, a certificate that fell out of the parsed cache
+   * costs a DER walk and a key import again (~40 µs), not a chain check (~250 µs).
+   */
+  verdictCacheSize?: number;
   /** Intermediate CAs allowed between a device certificate and a trusted CA (default 4). */
   maxIntermediates?: number;
 }
@@ -121,10 +127,13 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
   const nowMs = clock === undefined ? Date.now : () => clock().getTime();
   const maxIntermediates = options.maxIntermediates ?? 4;
   const cache = new LruCache<string, CertEntry>(options.cacheSize ?? 10_000);
+  const verdicts = new LruCache<string, { notBefore: number; notAfter: number }>(options.verdictCacheSize ?? 250_000);
   // A bad trust anchor is a configuration error: say so at startup rather than refuse every device later.
   const anchors = options.trustedCaDers.map((der, i) => {
     try {
-      return parseCertificate(new Uint8Array(der));
+      const anchor = parseCertificate(new Uint8Array(der));
+      void anchor.x509; // node must be able to read it, too
+      return anchor;
     } catch (error) {
       throw new Error(`trusted CA certificate #${i + 1} cannot be read: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -153,6 +162,14 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
   function trustOf(entry: CertEntry, intermediateDers: readonly Uint8Array[]): ChainResult {
     const known = entry.trust;
     if (known !== undefined && (known.ok || known.reason !== "untrusted-certificate" || intermediateDers.length === 0)) return known;
+    if (known === undefined) {
+      // A path found once stays valid (anchors are fixed per verifier); only its window is re-checked per use.
+      const verdict = verdicts.get(entry.cert.fingerprint);
+      if (verdict !== undefined) {
+        entry.trust = { ok: true, notBefore: new Date(verdict.notBefore), notAfter: new Date(verdict.notAfter) };
+        return entry.trust;
+      }
+    }
     counters.chainChecks++;
     const intermediates: ParsedCertificate[] = [];
     for (const der of intermediateDers) {
@@ -163,6 +180,7 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
       }
     }
     const result = buildChain(entry.cert, intermediates, anchors, maxIntermediates);
+    if (result.ok) verdicts.set(entry.cert.fingerprint, { notBefore: result.notBefore.getTime(), notAfter: result.notAfter.getTime() });
     // A path that failed with these intermediates may succeed with others: remember only what they cannot change.
     if (result.ok || result.reason !== "untrusted-certificate" || intermediateDers.length === 0 || known === undefined) entry.trust = result;
     return result;

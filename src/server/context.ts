@@ -48,7 +48,7 @@ async function assemble(config: OrchardConfig, logger: Logger, store: Store, sec
   const credentials = await ensureServerCredentials(base);
 
   const trusted = [credentials.ca.certDer, ...(credentials.ca.chainDer ?? []), ...config.extraCaFiles.flatMap((f) => pemBlocks(readFileSync(f, "utf8")).map((b) => b.der))];
-  const verifier = createDeviceCertificateVerifier(trusted);
+  const verifier = createDeviceCertificateVerifier(trusted, config.certCacheSize);
   const issuedFor = async (fingerprint: string) => {
     const r = await store.db.selectFrom("issued_certificates").select(["enrollment_id", "created_at"]).where("fingerprint", "=", fingerprint).executeTakeFirst();
     return r ? { enrollmentId: r.enrollment_id, issuedAt: r.created_at } : undefined;
