@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Store } from "../store/db.ts";
 import type { EventBus } from "../events/bus.ts";
-import { cancelPending, commandTargets, insertCommand, type TargetState } from "../store/command-queue.ts";
+import { cancelPending, commandCounts, commandTargets, insertCommand, type TargetState } from "../store/command-queue.ts";
 import { enrollmentsForTargeting } from "../store/enrollments.ts";
 import { buildPlist, parsePlist, PlistError, type PlistDict, type PlistValue } from "../wire/plist.ts";
 import { jsonDictToPlist, JsonToPlistError } from "../wire/json-to-plist.ts";
@@ -151,12 +151,30 @@ export class CommandService {
     }
   }
 
-  async status(uuid: string): Promise<{ commandUuid: string; requestType: string; createdAt: number; expiresAt: number | null; targets: TargetView[] } | undefined> {
+  /** A command, how many targets are in each state, and one page of targets (enrollment-id order). */
+  async status(uuid: string, page: { limit: number; after?: string }): Promise<CommandStatus | undefined> {
     const cmd = await this.store.db.selectFrom("commands").select(["uuid", "request_type", "created_at", "expires_at"]).where("uuid", "=", uuid).executeTakeFirst();
     if (!cmd) return undefined;
     const now = Date.now();
-    const targets = (await commandTargets(this.store, uuid)).map((t) => targetView(t, cmd.expires_at, now));
-    return { commandUuid: cmd.uuid, requestType: cmd.request_type, createdAt: cmd.created_at, expiresAt: cmd.expires_at, targets };
+    const lapsed = cmd.expires_at !== null && cmd.expires_at <= now;
+    const counts: Record<TargetView["status"], number> = { pending: 0, notnow: 0, acknowledged: 0, error: 0, commandformaterror: 0, expired: 0, cancelled: 0 };
+    for (const [status, n] of Object.entries(await commandCounts(this.store, uuid))) {
+      const view: TargetView["status"] = status === "sent" ? "pending" : (status as TargetView["status"]);
+      // Outstanding rows past the command's expiry are expired before the retention job moves them.
+      counts[lapsed && (view === "pending" || view === "notnow") ? "expired" : view] += n;
+    }
+    const rows = await commandTargets(this.store, uuid, page.limit + 1, page.after);
+    const targets = rows.slice(0, page.limit).map((t) => targetView(t, cmd.expires_at, now));
+    return {
+      commandUuid: cmd.uuid,
+      requestType: cmd.request_type,
+      createdAt: cmd.created_at,
+      expiresAt: cmd.expires_at,
+      total: Object.values(counts).reduce((a, b) => a + b, 0),
+      counts,
+      targets,
+      nextCursor: rows.length > page.limit ? (targets[targets.length - 1]?.enrollmentId ?? null) : null,
+    };
   }
 
   async cancel(uuid: string): Promise<number | undefined> {
@@ -164,6 +182,17 @@ export class CommandService {
     if (!cmd) return undefined;
     return cancelPending(this.store, uuid, Date.now());
   }
+}
+
+export interface CommandStatus {
+  commandUuid: string;
+  requestType: string;
+  createdAt: number;
+  expiresAt: number | null;
+  total: number;
+  counts: Record<TargetView["status"], number>;
+  targets: TargetView[];
+  nextCursor: string | null;
 }
 
 export interface TargetView {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
 import { describeEachDatabase } from "../../test/databases.ts";
 import type { Store } from "./db.ts";
-import { cancelPending, claimNext, commandTargets, completeDelivery, expireDue, insertCommand, markNotNow, pruneResults } from "./command-queue.ts";
+import { cancelPending, claimNext, commandCounts, commandTargets, completeDelivery, expireDue, insertCommand, markNotNow, pruneResults } from "./command-queue.ts";
 
 describeEachDatabase("command queue", (database) => {
   let store: Store & { cleanup(): Promise<void> };
@@ -77,13 +77,20 @@ describeEachDatabase("command queue", (database) => {
     await insertCommand(store, c, targets, 1_000);
     await claimNext(store, "fleet-0", true, 1_001);
     expect(await cancelPending(store, c.uuid, 1_002)).toBe(1199);
-    const states = await commandTargets(store, c.uuid);
+    expect(await commandCounts(store, c.uuid)).toEqual({ sent: 1, cancelled: 1199 });
+    // Pages follow enrollment-id order across the queue and the results.
+    const first = await commandTargets(store, c.uuid, 500);
+    const second = await commandTargets(store, c.uuid, 500, first[first.length - 1]!.enrollmentId);
+    const third = await commandTargets(store, c.uuid, 500, second[second.length - 1]!.enrollmentId);
+    const all = [...first, ...second, ...third];
+    expect(all.map((s) => s.enrollmentId)).toEqual([...targets].sort());
+    const states = all;
     expect(states.filter((s) => s.status === "cancelled")).toHaveLength(1199);
     expect(states.find((s) => s.enrollmentId === "fleet-0")?.status).toBe("sent");
     // The sent one expires: not delivered after its expiry, then moved to results by the sweep.
     expect(await claimNext(store, "fleet-0", true, 6_000)).toBeUndefined();
     expect(await expireDue(store, 6_000)).toBe(1);
-    expect((await commandTargets(store, c.uuid)).find((s) => s.enrollmentId === "fleet-0")?.status).toBe("expired");
+    expect((await commandTargets(store, c.uuid, 1)).find((s) => s.enrollmentId === "fleet-0")?.status).toBe("expired");
   });
 
   it("prunes results and finished commands past retention", async () => {

@@ -193,21 +193,35 @@ export interface TargetState {
   updatedAt: number | null;
 }
 
-export async function commandTargets(store: Store, commandUuid: string): Promise<TargetState[]> {
-  const queued = await store.db
-    .selectFrom("command_queue")
-    .select(["enrollment_id", "status", "sent_at", "queued_at"])
-    .where("command_uuid", "=", commandUuid)
-    .execute();
-  const done = await store.db
-    .selectFrom("command_results")
-    .select(["enrollment_id", "status", "raw", "error_chain", "completed_at"])
-    .where("command_uuid", "=", commandUuid)
-    .execute();
+/**
+ * One page of a command's targets, in enrollment-id order after `after`: the queue's and the results' rows
+ * are both read as index ranges and merged.
+ */
+export async function commandTargets(store: Store, commandUuid: string, limit: number, after?: string): Promise<TargetState[]> {
+  let queued = store.db.selectFrom("command_queue").select(["enrollment_id", "status", "sent_at", "queued_at"]).where("command_uuid", "=", commandUuid);
+  let done = store.db.selectFrom("command_results").select(["enrollment_id", "status", "raw", "error_chain", "completed_at"]).where("command_uuid", "=", commandUuid);
+  if (after !== undefined) {
+    queued = queued.where("enrollment_id", ">", after);
+    done = done.where("enrollment_id", ">", after);
+  }
+  const [q, d] = await Promise.all([queued.orderBy("enrollment_id").limit(limit).execute(), done.orderBy("enrollment_id").limit(limit).execute()]);
   return [
-    ...queued.map((q) => ({ enrollmentId: q.enrollment_id, status: q.status, raw: null, errorChain: null, updatedAt: q.sent_at ?? q.queued_at })),
-    ...done.map((d) => ({ enrollmentId: d.enrollment_id, status: d.status, raw: d.raw, errorChain: d.error_chain, updatedAt: d.completed_at })),
-  ].sort((a, b) => a.enrollmentId.localeCompare(b.enrollmentId));
+    ...q.map((r) => ({ enrollmentId: r.enrollment_id, status: r.status, raw: null, errorChain: null, updatedAt: r.sent_at ?? r.queued_at })),
+    ...d.map((r) => ({ enrollmentId: r.enrollment_id, status: r.status, raw: r.raw, errorChain: r.error_chain, updatedAt: r.completed_at })),
+  ]
+    .sort((a, b) => (a.enrollmentId < b.enrollmentId ? -1 : a.enrollmentId > b.enrollmentId ? 1 : 0))
+    .slice(0, limit);
+}
+
+/** How many of a command's targets are in each state. */
+export async function commandCounts(store: Store, commandUuid: string): Promise<Record<string, number>> {
+  const [q, d] = await Promise.all([
+    store.db.selectFrom("command_queue").select(["status", (eb) => eb.fn.countAll<number>().as("n")]).where("command_uuid", "=", commandUuid).groupBy("status").execute(),
+    store.db.selectFrom("command_results").select(["status", (eb) => eb.fn.countAll<number>().as("n")]).where("command_uuid", "=", commandUuid).groupBy("status").execute(),
+  ]);
+  const out: Record<string, number> = {};
+  for (const r of [...q, ...d]) out[r.status] = (out[r.status] ?? 0) + Number(r.n);
+  return out;
 }
 
 export interface EnrollmentCommandRow {

@@ -6,6 +6,7 @@ import * as m0001 from "./migrations/0001-foundation.ts";
 import * as m0002 from "./migrations/0002-mdm-engine.ts";
 import * as m0003 from "./migrations/0003-enrollment-profiles.ts";
 import * as m0004 from "./migrations/0004-push.ts";
+import * as m0005 from "./migrations/0005-command-target-index.ts";
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   "0002-mdm-engine": m0002,
   "0003-enrollment-profiles": m0003,
   "0004-push": m0004,
+  "0005-command-target-index": m0005,
 };
 
 class StaticProvider implements MigrationProvider {

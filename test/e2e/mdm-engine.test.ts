@@ -127,6 +127,11 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     const byId = Object.fromEntries(status.targets.map((x: { enrollmentId: string }) => [x.enrollmentId, x]));
     expect(byId[a.udid]).toMatchObject({ status: "acknowledged", result: { QueryResponses: { OSVersion: "17.4" } } });
     expect(byId[b.udid]).toMatchObject({ status: "error", errorChain: [{ ErrorCode: 12021, ErrorDomain: "MCMDMErrorDomain" }] });
+    expect(status).toMatchObject({ total: 2, counts: { acknowledged: 1, error: 1, pending: 0 } });
+    const page1 = (await app.inject({ url: `/api/v1/commands/${first.commandUuid}?limit=1`, headers: auth })).json();
+    const page2 = (await app.inject({ url: `/api/v1/commands/${first.commandUuid}?limit=1&cursor=${encodeURIComponent(page1.nextCursor)}`, headers: auth })).json();
+    expect([...page1.targets, ...page2.targets].map((x: { enrollmentId: string }) => x.enrollmentId).sort()).toEqual([a.udid, b.udid].sort());
+    expect(page2.nextCursor).toBeNull();
     const history = (await app.inject({ url: `/api/v1/enrollments/${a.udid}/commands`, headers: auth })).json();
     expect(history.history.map((h: { requestType: string }) => h.requestType).sort()).toEqual(["DeviceInformation", "SecurityInfo"]);
   });

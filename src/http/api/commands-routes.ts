@@ -66,15 +66,22 @@ export function commandsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       {
         schema: {
           tags: ["commands"],
-          summary: "A command and its status per target",
+          summary: "A command: how many targets are in each state, and its targets page by page",
           params: Type.Object({ uuid: Type.String() }),
+          querystring: Type.Object({
+            limit: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
+            cursor: Type.Optional(Type.String({ description: "nextCursor of the previous page" })),
+          }),
           response: {
             200: Type.Object({
               commandUuid: Type.String(),
               requestType: Type.String(),
               createdAt: Type.String({ format: "date-time" }),
               expiresAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+              total: Type.Integer(),
+              counts: Type.Record(Type.String(), Type.Integer()),
               targets: Type.Array(Target),
+              nextCursor: Type.Union([Type.String(), Type.Null()]),
             }),
             ...authErrors,
             404: Type.Ref("Error"),
@@ -82,7 +89,7 @@ export function commandsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         },
       },
       async (req) => {
-        const s = await ctx.mdm.commands.status(req.params.uuid);
+        const s = await ctx.mdm.commands.status(req.params.uuid, { limit: req.query.limit, ...(req.query.cursor ? { after: req.query.cursor } : {}) });
         if (!s) throw notFound(`command ${req.params.uuid}`);
         return { ...s, createdAt: new Date(s.createdAt).toISOString(), expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt).toISOString() };
       },
