@@ -16,6 +16,8 @@ export interface MachineFacts {
   loadAverageAtStart: number;
   /** Filled in when the run ends. */
   loadAverageAtEnd?: number;
+  /** CPU µs of one RSA-2048 signature check (see calibration.ts), at the start and the end of the run. */
+  referenceRsaVerifyUs?: { start: number; end?: number };
   gitCommit?: string;
   gitDirty?: boolean;
 }

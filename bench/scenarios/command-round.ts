@@ -23,20 +23,31 @@ export interface RoundResult {
   /** Orchard's CPU per device (an Idle that delivers the command + an Acknowledged that stores the result). */
   serverCpuUsPerDevice: number;
   databaseCpuUsPerDevice?: number;
-  /** GET /api/v1/commands/{uuid}. */
+  /** GET /api/v1/commands/{uuid}: the counts by state (first page). */
   verifySeconds: number;
+  /** Every target's state, page by page (5,000 a page), checked one by one. */
+  verifyAllPagesSeconds: number;
   acknowledged: number;
   /** Result rows stored: bytes the database grew by, per result. */
   databaseBytesPerResult: number;
   /** Server RSS when the last result was stored, before the status fetch. */
   rssAfterRoundBytes: number;
-  /** Size of the GET /api/v1/commands/{uuid} answer. */
+  /** Size of the largest GET /api/v1/commands/{uuid} answer. */
   statusResponseBytes: number;
 }
 
 const QUERIES = ["DeviceName", "OSVersion", "SerialNumber"];
 
-export async function commandRound(url: string, adminToken: string, meters: ServerMeters, devices: readonly BenchDevice[], concurrency: number, deadlineMs: number): Promise<RoundResult> {
+export async function commandRound(
+  url: string,
+  adminToken: string,
+  meters: ServerMeters,
+  devices: readonly BenchDevice[],
+  concurrency: number,
+  deadlineMs: number,
+  /** Called when every result is stored, before the status fetch (e.g. to read the server's memory). */
+  beforeStatus: () => Promise<void> = async () => {},
+): Promise<RoundResult> {
   const bytes0 = await meters.databaseBytes();
   let t = performance.now();
   const queued = await apiCall(url, "POST", "/api/v1/commands", { token: adminToken, json: { targets: devices.map((d) => d.udid), requestType: "DeviceInformation", params: { Queries: QUERIES } } });
@@ -70,16 +81,8 @@ export async function commandRound(url: string, adminToken: string, meters: Serv
   const after = await meters.read();
 
   const rssAfterRound = meters.rssBytes();
-  t = performance.now();
-  const status = await apiCall(url, "GET", `/api/v1/commands/${commandUuid}`, { token: adminToken });
-  if (status.status !== 200) throw new Error(`GET /api/v1/commands/${commandUuid}: HTTP ${status.status}`);
-  const report = status.json<{ targets: Array<{ enrollmentId: string; status: string }> }>();
-  const verifySeconds = (performance.now() - t) / 1000;
-  const expected = new Set(devices.map((d) => d.udid));
-  const acknowledged = report.targets.filter((x) => x.status === "acknowledged" && expected.delete(x.enrollmentId)).length;
-  if (acknowledged !== devices.length || report.targets.length !== devices.length) {
-    throw new Error(`command ${commandUuid}: ${acknowledged} of ${devices.length} targets acknowledged (${report.targets.length} reported)`);
-  }
+  await beforeStatus();
+  const status = await verifyAcknowledged(url, adminToken, commandUuid, devices);
   const n = devices.length;
   return {
     targets: n,
@@ -89,10 +92,58 @@ export async function commandRound(url: string, adminToken: string, meters: Serv
     devicesPerSecond: n / roundSeconds,
     serverCpuUsPerDevice: ((after.serverCpu - before.serverCpu) * 1e6) / n,
     ...(after.databaseCpu !== undefined && before.databaseCpu !== undefined ? { databaseCpuUsPerDevice: ((after.databaseCpu - before.databaseCpu) * 1e6) / n } : {}),
-    verifySeconds,
-    acknowledged,
+    verifySeconds: status.countsSeconds,
+    verifyAllPagesSeconds: status.pagesSeconds,
+    acknowledged: status.acknowledged,
     databaseBytesPerResult: ((await meters.databaseBytes()) - bytes0) / n,
     rssAfterRoundBytes: rssAfterRound,
-    statusResponseBytes: status.body.length,
+    statusResponseBytes: status.largestAnswerBytes,
   };
+}
+
+interface StatusPage {
+  total?: number;
+  counts?: Record<string, number>;
+  targets: Array<{ enrollmentId: string; status: string }>;
+  nextCursor?: string | null;
+}
+
+const PAGE = 5_000;
+const MAX_PAGES = 1_000;
+
+/**
+ * Checks through GET /api/v1/commands/{uuid} that every target acknowledged: the counts by state first, then
+ * every target page by page. (A server without paging answers every target at once; that is checked the same.)
+ */
+async function verifyAcknowledged(url: string, token: string, uuid: string, devices: readonly BenchDevice[]) {
+  let t = performance.now();
+  const first = await apiCall(url, "GET", `/api/v1/commands/${uuid}?limit=${PAGE}`, { token });
+  if (first.status !== 200) throw new Error(`GET /api/v1/commands/${uuid}: HTTP ${first.status} ${first.body.toString().slice(0, 200)}`);
+  let page = first.json<StatusPage>();
+  const countsSeconds = (performance.now() - t) / 1000;
+  if (page.counts !== undefined && (page.total !== devices.length || page.counts.acknowledged !== devices.length)) {
+    throw new Error(`command ${uuid}: ${page.counts.acknowledged ?? 0} of ${devices.length} targets acknowledged (total ${page.total ?? "?"}: ${JSON.stringify(page.counts)})`);
+  }
+  const expected = new Set(devices.map((d) => d.udid));
+  let acknowledged = 0;
+  let seen = 0;
+  let largestAnswerBytes = first.body.length;
+  t = performance.now();
+  for (let i = 0; ; i++) {
+    for (const x of page.targets) {
+      seen++;
+      if (x.status === "acknowledged" && expected.delete(x.enrollmentId)) acknowledged++;
+    }
+    if (!page.nextCursor) break;
+    if (i >= MAX_PAGES) throw new Error(`command ${uuid}: more than ${MAX_PAGES} pages of targets`);
+    const next = await apiCall(url, "GET", `/api/v1/commands/${uuid}?limit=${PAGE}&cursor=${encodeURIComponent(page.nextCursor)}`, { token });
+    if (next.status !== 200) throw new Error(`GET /api/v1/commands/${uuid} (cursor): HTTP ${next.status}`);
+    largestAnswerBytes = Math.max(largestAnswerBytes, next.body.length);
+    page = next.json<StatusPage>();
+  }
+  const pagesSeconds = countsSeconds + (performance.now() - t) / 1000;
+  if (acknowledged !== devices.length || seen !== devices.length) {
+    throw new Error(`command ${uuid}: ${acknowledged} of ${devices.length} targets acknowledged (${seen} listed)`);
+  }
+  return { countsSeconds, pagesSeconds, acknowledged, largestAnswerBytes };
 }

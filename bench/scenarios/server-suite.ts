@@ -65,8 +65,8 @@ export interface DatabaseResults {
 
 export interface MemoryReading {
   enrollments: number;
-  /** "start", "idle" (after enrollment and idle connects), "round" (after a round to every device and its status fetch). */
-  phase: "start" | "idle" | "round";
+  /** "start"; "idle": after enrollment and idle connects; "round": after a round to every device; "status": after its status fetch. */
+  phase: "start" | "idle" | "round" | "status";
   bytes: number;
   heapUsedBytes?: number;
   databaseBytes: number;
@@ -144,9 +144,11 @@ export async function serverSuite(database: Database, plan: ServerPlan, postgres
       results.rss.push(await memoryReading(meters, fleet.length, "idle", "after enrollment and idle connects"));
       if (stage.round) {
         log(`[${database}] command round to ${fleet.length}`);
-        const r = await commandRound(server.url, server.adminToken, meters, fleet, plan.roundConcurrency, plan.phaseDeadlineMs);
+        const r = await commandRound(server.url, server.adminToken, meters, fleet, plan.roundConcurrency, plan.phaseDeadlineMs, async () => {
+          results.rss.push(await memoryReading(meters, fleet.length, "round", "after a command round to every device"));
+        });
         results.rounds.push({ ...r, fleetDescription: desc });
-        results.rss.push(await memoryReading(meters, fleet.length, "round", "after a command round to every device and its status fetch"));
+        results.rss.push(await memoryReading(meters, fleet.length, "status", `after reading every target's state from GET /api/v1/commands/{uuid} (largest answer ${(r.statusResponseBytes / 2 ** 20).toFixed(1)} MB)`));
       }
     }
     return results;
