@@ -5,6 +5,7 @@ import { openStore } from "../store/db.ts";
 import { migrate } from "../store/migrate.ts";
 import { startServer } from "../server/serve.ts";
 import { DEMO_PROFILE_NAME, startDemo } from "../server/demo.ts";
+import { enrollmentLink } from "../server/first-start.ts";
 
 export function registerServeCommands(program: Command): void {
   program
@@ -18,7 +19,8 @@ export function registerServeCommands(program: Command): void {
       console.log(`Orchard is running.`);
       console.log(`  Base URL:        ${base}`);
       console.log(`  Listening:       https://${config.host}:${server.httpsPort}${server.httpPort ? `, http://${config.host}:${server.httpPort}` : ""}`);
-      console.log(`  Enrollment URL:  ${base}/enroll`);
+      const link = await enrollmentLink(server.ctx);
+      console.log(`  Enrollment URL:  ${link ?? "(no live enrollment profile: orchard enrollment-profile create --name NAME)"}`);
       console.log(`  Admin API:       ${base}/api/v1 (reference at ${base}/api/docs)`);
       if (server.adminTokenFile) console.log(`  Admin token file: ${server.adminTokenFile}`);
       if (opts.demo) {

@@ -2,6 +2,7 @@
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { AppContext } from "../app-context.ts";
+import { PROFILE_DEFAULTS, ProfileError } from "../manage/enrollment-profiles/enrollment-profiles.ts";
 
 export const ADMIN_TOKEN_FILE = "admin-token";
 
@@ -18,4 +19,25 @@ export async function ensureAdminToken(ctx: AppContext): Promise<string | undefi
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   ctx.logger.info({ file: path }, "created the initial admin API token");
   return path;
+}
+
+export const DEFAULT_PROFILE_NAME = "Default";
+
+/**
+ * On the very first start (no enrollment profile ever made), creates a "Default" enrollment profile so that the
+ * enrollment link printed at start works at once. Returns the link of a live profile, if any.
+ */
+export async function enrollmentLink(ctx: AppContext): Promise<string | undefined> {
+  const any = await ctx.store.db.selectFrom("enrollment_profiles").select("id").limit(1).executeTakeFirst();
+  if (!any) {
+    try {
+      await ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: DEFAULT_PROFILE_NAME, description: "Created on first start" });
+    } catch (e) {
+      // E.g. a plain-http public URL outside development mode: the admin creates profiles when ready.
+      if (!(e instanceof ProfileError)) throw e;
+      ctx.logger.warn({ reason: e.message }, "no default enrollment profile created");
+    }
+  }
+  const live = (await ctx.enrollmentProfiles.list()).find((p) => !p.lapsed);
+  return live?.links.enroll;
 }

@@ -128,6 +128,7 @@ it("drains in-flight requests and exits cleanly on SIGTERM", async () => {
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   for (let i = 0; i < 100 && !out.includes("Orchard is running"); i++) await new Promise((r) => setTimeout(r, 100));
   expect(out).toContain("Admin token file");
+  expect(out).toMatch(/Enrollment URL: +https:\/\/\S+\/enroll\/[A-Za-z0-9_-]{20,}/);
   expect(out).not.toMatch(/orch_[A-Za-z0-9_-]{20,}/);
   const token = readFileSync(join(dir, "admin-token"), "utf8").trim();
   // A request in flight when the signal arrives still gets its answer: its headers and half its body are sent

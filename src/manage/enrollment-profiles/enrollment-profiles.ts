@@ -156,7 +156,13 @@ export class EnrollmentProfileService {
   private async insertUnique(row: ProfileRow): Promise<void> {
     const clash = await this.db.selectFrom("enrollment_profiles").select("id").where("name", "=", row.name).where("deleted_at", "is", null).executeTakeFirst();
     if (clash) throw new ProfileError(409, `an enrollment profile named "${row.name}" already exists`);
-    await this.db.insertInto("enrollment_profiles").values(row).execute();
+    try {
+      await this.db.insertInto("enrollment_profiles").values(row).execute();
+    } catch (e) {
+      // Another request (or replica) took the name between the check and the insert.
+      if (/unique|duplicate/i.test((e as Error).message)) throw new ProfileError(409, `an enrollment profile named "${row.name}" already exists`);
+      throw e;
+    }
   }
 
   async list(): Promise<ProfileView[]> {
