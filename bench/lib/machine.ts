@@ -20,6 +20,8 @@ export interface MachineFacts {
   referenceRsaVerifyUs?: { start: number; end?: number };
   gitCommit?: string;
   gitDirty?: boolean;
+  /** Uncommitted files under src/ and bench/ when the run started (the server runs from the working tree). */
+  gitDirtyFiles?: string[];
 }
 
 export function currentLoadAverage(): number {
@@ -42,7 +44,9 @@ export function machineFacts(): MachineFacts {
   };
   try {
     facts.gitCommit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-    facts.gitDirty = execFileSync("git", ["status", "--porcelain", "--", "src", "bench"], { encoding: "utf8" }).trim().length > 0;
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "bench"], { encoding: "utf8" }).split("\n").filter((l) => l.trim().length > 0);
+    facts.gitDirty = dirty.length > 0;
+    if (dirty.length) facts.gitDirtyFiles = dirty.slice(0, 30).map((l) => l.slice(3));
   } catch {
     // not a git checkout
   }

@@ -35,7 +35,7 @@ export function renderMarkdown(r: BenchReport): string {
   out.push(`# Orchard benchmarks (${r.mode} run)`);
   out.push("");
   out.push(
-    `${r.startedAt.slice(0, 16).replace("T", " ")} UTC, ${Math.round(r.durationSeconds)} s; commit ${m.gitCommit ?? "?"}${m.gitDirty ? " (uncommitted changes)" : ""}. ` +
+    `${r.startedAt.slice(0, 16).replace("T", " ")} UTC, ${Math.round(r.durationSeconds)} s; commit ${m.gitCommit ?? "?"}${m.gitDirty ? ` (with uncommitted changes to ${(m.gitDirtyFiles ?? []).slice(0, 5).join(", ")}${(m.gitDirtyFiles?.length ?? 0) > 5 ? ", …" : ""})` : ""}. ` +
       `${m.cores} cores (${m.cpuModel}), ${m.memoryGb} GB, Node ${m.node}, OpenSSL ${m.openssl}${r.postgresVersion ? `, PostgreSQL ${r.postgresVersion}` : ""}; ` +
       `load average ${m.loadAverageAtStart} at the start${m.loadAverageAtEnd !== undefined ? `, ${m.loadAverageAtEnd} at the end` : ""}. Server, database and load generator share the machine. Seed \`${r.seed}\`.` +
       (m.referenceRsaVerifyUs
@@ -107,7 +107,7 @@ export function renderMarkdown(r: BenchReport): string {
       table(
         ["database", "targets", "queue s", "round s", "devices/s", "server CPU µs/device", "PostgreSQL CPU µs/device", "status: counts s", "status: every target s", "largest status answer MB", "database bytes per result"],
         results.flatMap((x) =>
-          x.rounds.map((o) => [DB_NAME[x.database], `${n(o.targets)} (${o.fleetDescription})`, verdictOr(byId.get(`${x.database}.round.${o.targets}.queueSeconds`), o.queueSeconds), n(o.roundSeconds), n(o.devicesPerSecond), n(o.serverCpuUsPerDevice), n(o.databaseCpuUsPerDevice), n(o.verifySeconds), n(o.verifyAllPagesSeconds), n(o.statusResponseBytes / MB), n(o.databaseBytesPerResult)]),
+          x.rounds.map((o) => [DB_NAME[x.database], `${n(o.targets)} (${o.fleetDescription}${o.firstSight ? `; first sight of ${n(o.firstSight)} certificates` : ""})`, verdictOr(byId.get(`${x.database}.round.${o.targets}.queueSeconds`), o.queueSeconds), n(o.roundSeconds), n(o.devicesPerSecond), n(o.serverCpuUsPerDevice), n(o.databaseCpuUsPerDevice), n(o.verifySeconds), n(o.verifyAllPagesSeconds), n(o.statusResponseBytes / MB), n(o.databaseBytesPerResult)]),
         ),
       ),
     );

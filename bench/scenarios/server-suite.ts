@@ -58,7 +58,8 @@ export interface DatabaseResults {
   database: Database;
   enrollment: EnrollmentResult[];
   idle: Array<IdleResult & { fleetDescription: string }>;
-  rounds: Array<RoundResult & { fleetDescription: string }>;
+  /** firstSight: devices whose certificate the server had never seen before this round (cloned enrollments). */
+  rounds: Array<RoundResult & { fleetDescription: string; firstSight?: number }>;
   /** Server memory and database size as the fleet grows. */
   rss: MemoryReading[];
 }
@@ -135,20 +136,32 @@ export async function serverSuite(database: Database, plan: ServerPlan, postgres
         await idleConnects(server.url, meters, fleet, 8, 1, `${plan.seed}/warm-up`);
         await commandRound(server.url, server.adminToken, meters, fleet.slice(0, WARM_UP_ROUND), plan.roundConcurrency, plan.phaseDeadlineMs);
       }
-      for (const c of stage.idle) {
-        log(`[${database}] idle connects, ${c} concurrent, fleet ${fleet.length}`);
-        const r = await idleConnects(server.url, meters, fleet, c, plan.idleSeconds, `${plan.seed}/idle/${fleet.length}/${c}`);
-        if (r.errors > 0) throw new Error(`[${database}] ${r.errors} of ${r.requests} idle connects failed`);
-        results.idle.push({ ...r, fleetDescription: desc });
-      }
-      results.rss.push(await memoryReading(meters, fleet.length, "idle", "after enrollment and idle connects"));
-      if (stage.round) {
+      const idle = async () => {
+        for (const c of stage.idle) {
+          log(`[${database}] idle connects, ${c} concurrent, fleet ${fleet.length}`);
+          const r = await idleConnects(server!.url, meters, fleet, c, plan.idleSeconds, `${plan.seed}/idle/${fleet.length}/${c}`);
+          if (r.errors > 0) throw new Error(`[${database}] ${r.errors} of ${r.requests} idle connects failed`);
+          results.idle.push({ ...r, fleetDescription: desc });
+        }
+        results.rss.push(await memoryReading(meters, fleet.length, "idle", stage.how === "clone" ? "after the round and idle connects" : "after enrollment and idle connects"));
+      };
+      const round = async () => {
         log(`[${database}] command round to ${fleet.length}`);
-        const r = await commandRound(server.url, server.adminToken, meters, fleet, plan.roundConcurrency, plan.phaseDeadlineMs, async () => {
+        const r = await commandRound(server!.url, server!.adminToken, meters, fleet, plan.roundConcurrency, plan.phaseDeadlineMs, async () => {
           results.rss.push(await memoryReading(meters, fleet.length, "round", "after a command round to every device"));
         });
-        results.rounds.push({ ...r, fleetDescription: desc });
+        results.rounds.push({ ...r, fleetDescription: desc, ...(stage.how === "clone" ? { firstSight: stage.devices.length } : {}) });
         results.rss.push(await memoryReading(meters, fleet.length, "status", `after reading every target's state from GET /api/v1/commands/{uuid} (largest answer ${(r.statusResponseBytes / 2 ** 20).toFixed(1)} MB)`));
+      };
+      // Cloned devices have never shown the server their certificate (a real one would have at Authenticate), so
+      // the round comes first: it is the server's first sight of them, as after a restart, and the idle
+      // connects after it see the steady state.
+      if (stage.how === "clone") {
+        if (stage.round) await round();
+        await idle();
+      } else {
+        await idle();
+        if (stage.round) await round();
       }
     }
     return results;
