@@ -44,7 +44,7 @@ export function machineFacts(): MachineFacts {
   };
   try {
     facts.gitCommit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "bench"], { encoding: "utf8" }).split("\n").filter((l) => l.trim().length > 0);
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "bench", ":!bench/results"], { encoding: "utf8" }).split("\n").filter((l) => l.trim().length > 0);
     facts.gitDirty = dirty.length > 0;
     if (dirty.length) facts.gitDirtyFiles = dirty.slice(0, 30).map((l) => l.slice(3));
   } catch {
