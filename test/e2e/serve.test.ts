@@ -129,8 +129,10 @@ it("drains in-flight requests and exits cleanly on SIGTERM", async () => {
   for (let i = 0; i < 100 && !out.includes("Orchard is running"); i++) await new Promise((r) => setTimeout(r, 100));
   expect(out).toContain("Admin token file");
   expect(out).toMatch(/Enrollment URL: +https:\/\/\S+\/enroll\/[A-Za-z0-9_-]{20,}/);
-  expect(out).not.toMatch(/orch_[A-Za-z0-9_-]{20,}/);
   const token = readFileSync(join(dir, "admin-token"), "utf8").trim();
+  // The token itself, not a token-like pattern: the host name and temporary paths printed beside it are the CI
+  // machine's and may look like anything.
+  expect(out).not.toContain(token);
   // A request in flight when the signal arrives still gets its answer: its headers and half its body are sent
   // before SIGTERM, the rest after.
   const { request } = await import("node:http");
