@@ -25,12 +25,12 @@ export function renderChart(r: BenchReport): string | undefined {
     { value: TARGETS.idleConnectsPostgres.value, d: "postgres" as const },
   ].filter((t) => dbs.includes(t.d));
   const max = Math.max(...series.flatMap((s) => s.points.map((p) => p.perSecond)), ...targets.map((t) => t.value)) * 1.15;
-  const W = 720;
-  const H = 360;
+  const W = 760;
+  const H = 420;
   const left = 70;
   const right = 20;
-  const top = 50;
-  const bottom = 60;
+  const top = 64;
+  const bottom = 100;
   const plotW = W - left - right;
   const plotH = H - top - bottom;
   const y = (v: number) => top + plotH - (v / max) * plotH;
@@ -39,11 +39,16 @@ export function renderChart(r: BenchReport): string | undefined {
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   parts.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
-  parts.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">Idle connects/s by concurrent devices (${esc(r.mode)} run, ${r.machine.cores} cores, fleet on the same machine)</text>`);
+  parts.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">Orchard: idle connects per second by concurrent devices</text>`);
+  parts.push(`<text x="${W / 2}" y="40" text-anchor="middle" font-size="11" fill="#555">${esc(`${r.mode} run, ${r.startedAt.slice(0, 10)}, ${r.machine.cores} cores shared by server, database and device fleet; p99 latency above each bar`)}</text>`);
   const step = niceStep(max / 5);
   for (let v = 0; v <= max; v += step) {
     parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e5e5"/>`);
     parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${v.toLocaleString("en-US")}</text>`);
+  }
+  // Target lines first, so that the bars and their labels are drawn over them.
+  for (const t of targets) {
+    parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(t.value)}" y2="${y(t.value)}" stroke="${COLORS[t.d]}" stroke-dasharray="6 4" stroke-width="1.5"/>`);
   }
   for (const [gi, c] of concurrencies.entries()) {
     const gx = left + gi * groupW + (groupW - barW * dbs.length) / 2;
@@ -57,17 +62,23 @@ export function renderChart(r: BenchReport): string | undefined {
     }
     parts.push(`<text x="${left + gi * groupW + groupW / 2}" y="${top + plotH + 18}" text-anchor="middle">${c}</text>`);
   }
-  for (const t of targets) {
-    parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(t.value)}" y2="${y(t.value)}" stroke="${COLORS[t.d]}" stroke-dasharray="6 4" stroke-width="1.5"/>`);
-    parts.push(`<text x="${W - right - 4}" y="${y(t.value) - 4}" text-anchor="end" fill="${COLORS[t.d]}" font-size="11">${NAMES[t.d]} target ${t.value.toLocaleString("en-US")}/s</text>`);
-  }
   parts.push(`<line x1="${left}" x2="${W - right}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333"/>`);
-  parts.push(`<text x="${left + plotW / 2}" y="${H - 22}" text-anchor="middle" fill="#333">concurrent devices (keep-alive connections)</text>`);
+  parts.push(`<text x="${left + plotW / 2}" y="${top + plotH + 38}" text-anchor="middle" fill="#333">concurrent devices (keep-alive connections)</text>`);
   parts.push(`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#333">idle connects per second</text>`);
-  for (const [i, s] of series.entries()) {
-    const lx = left + 10 + i * 200;
-    parts.push(`<rect x="${lx}" y="${H - 14}" width="12" height="10" fill="${COLORS[s.d]}"/>`);
-    parts.push(`<text x="${lx + 18}" y="${H - 5}">${NAMES[s.d]} (${s.points[0]!.fleet.toLocaleString("en-US")} enrollments)</text>`);
+  // Legend: the fleets on one line, the targets on the next.
+  let lx = left;
+  for (const s of series) {
+    const label = `${NAMES[s.d]} (${s.points[0]!.fleet.toLocaleString("en-US")} enrollments)`;
+    parts.push(`<rect x="${lx}" y="${H - 42}" width="12" height="10" fill="${COLORS[s.d]}"/>`);
+    parts.push(`<text x="${lx + 18}" y="${H - 33}">${esc(label)}</text>`);
+    lx += 40 + label.length * 6.5;
+  }
+  lx = left;
+  for (const t of targets) {
+    const label = `${NAMES[t.d]} target ${t.value.toLocaleString("en-US")}/s`;
+    parts.push(`<line x1="${lx}" x2="${lx + 24}" y1="${H - 14}" y2="${H - 14}" stroke="${COLORS[t.d]}" stroke-dasharray="6 4" stroke-width="1.5"/>`);
+    parts.push(`<text x="${lx + 30}" y="${H - 10}">${esc(label)}</text>`);
+    lx += 50 + label.length * 6.5;
   }
   parts.push("</svg>");
   return parts.join("\n") + "\n";
