@@ -1,11 +1,14 @@
 // Push throughput: N MDM pushes from Orchard's APNs client to the local APNs endpoint (HTTP/2 over TLS
 // with a client certificate), the endpoint in a child process so client and server each have a core.
 // Prints JSON (and a markdown line): pushes/s, elapsed, latency percentiles, client memory.
-//   node bin/run-ts.js bench/push-throughput.ts [--count 100000] [--connections 1] [--streams 1000] [--window 20000]
+//   node bin/run-ts.js bench/push-throughput.ts [--count 100000] [--threads 2] [--connections 1] [--streams 1000] [--window 20000]
+// --threads: push worker threads, as the server runs them (ORCHARD_PUSH_THREADS); 0 sends on the main thread.
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ApnsClient } from "../src/push/apns-client.ts";
+import type { ApnsTransport } from "../src/push/apns-transport.ts";
+import { ApnsWorkerPool } from "../src/push/apns-worker-pool.ts";
 import { certificateFingerprint, pemToDer } from "../src/pki/pem.ts";
 
 interface Ready {
@@ -23,20 +26,22 @@ async function endpointProcess(): Promise<void> {
   const cert = await issuePushCertificate(dev.authority.ca);
   process.send!({ url: dev.url, caPem: dev.caPem, certPem: cert.certPem, keyPem: cert.keyPem, topic: cert.topic } satisfies Ready);
   process.on("message", (m) => {
-    if (m === "stats") process.send!({ stats: dev.apns.stats });
+    if (m === "stats") process.send!({ stats: { ...dev.apns.stats, cpuSeconds: Math.round(((process.cpuUsage().user + process.cpuUsage().system) / 1e6) * 100) / 100 } });
     if (m === "exit") void dev.close().then(() => process.exit(0));
   });
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { count: { type: "string", default: "100000" }, connections: { type: "string", default: "1" }, streams: { type: "string", default: "1000" }, window: { type: "string", default: "20000" }, json: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { count: { type: "string", default: "100000" }, threads: { type: "string", default: "2" }, connections: { type: "string", default: "1" }, streams: { type: "string", default: "1000" }, window: { type: "string", default: "20000" }, json: { type: "boolean", default: false } } });
   const count = Number(values.count);
   const window = Number(values.window);
   // Through bin/run-ts.js, which registers the TypeScript loader in the child too.
   const runTs = fileURLToPath(new URL("../bin/run-ts.js", import.meta.url));
-  const child = fork(runTs, [fileURLToPath(import.meta.url), "--endpoint"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(runTs, [fileURLToPath(import.meta.url), "--endpoint"], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: (process.env.BENCH_ENDPOINT_FLAGS ?? "").split(" ").filter(Boolean) });
   const ready = await new Promise<Ready>((resolve) => child.once("message", (m) => resolve(m as Ready)));
-  const client = new ApnsClient({ url: ready.url, extraCaPem: [ready.caPem], expirationSeconds: 604800, maxStreams: Number(values.streams), connectionsPerCertificate: Number(values.connections), pingIntervalMs: 0 });
+  const clientOptions = { url: ready.url, extraCaPem: [ready.caPem], expirationSeconds: 604800, maxStreams: Number(values.streams), connectionsPerCertificate: Number(values.connections), pingIntervalMs: 0 };
+  const threads = Number(values.threads);
+  const client: ApnsTransport = threads > 0 ? new ApnsWorkerPool({ ...clientOptions, threads }) : new ApnsClient(clientOptions);
   const identity = { topic: ready.topic, fingerprint: certificateFingerprint(pemToDer(ready.certPem)), certPem: ready.certPem, keyPem: ready.keyPem };
   const tokens = Array.from({ length: count }, (_, i) => i.toString(16).padStart(64, "0"));
   // Warm up: the TLS handshake and JIT are not what is measured.
@@ -76,6 +81,7 @@ async function main(): Promise<void> {
     latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: pct(100) },
     clientCpuSeconds: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100,
     clientRssMb: { before: Math.round(rssBefore / 1048576), after: Math.round(rssPeak / 1048576) },
+    threads,
     connections: Number(values.connections),
     maxStreams: Number(values.streams),
     window,

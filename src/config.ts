@@ -2,7 +2,7 @@
 // variable, its key in the optional JSON config file, how to parse it and whether it is secret.
 // Environment variables override the file; a bad value stops start-up with one line naming the key.
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -41,6 +41,7 @@ export interface OrchardConfig {
   pushSweepLimit: number;
   pushCoalesceMs: number;
   pushRetryBaseMs: number;
+  pushThreads: number;
 }
 
 export class ConfigError extends Error {
@@ -73,6 +74,10 @@ const port: Parser<number> = (raw) => {
 const optionalPort: Parser<number | undefined> = (raw) => (raw.trim() === "" ? undefined : port(raw));
 const positiveInt: Parser<number> = (raw) => {
   if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new ParseProblem(`expected a positive whole number, got "${raw}"`);
+  return Number(raw);
+};
+const nonNegativeInt: Parser<number> = (raw) => {
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw))) throw new ParseProblem(`expected a whole number, 0 or more, got "${raw}"`);
   return Number(raw);
 };
 const bool: Parser<boolean> = (raw) => {
@@ -170,6 +175,7 @@ export const SETTINGS = [
   setting({ key: "pushRepushAfterSeconds", env: "ORCHARD_PUSH_REPUSH_AFTER_SECONDS", description: "Push again to a device with pending commands that has not connected this long after a push (doubling, up to a day)", parse: positiveInt, fallback: () => 600 }),
   setting({ key: "pushSweepLimit", env: "ORCHARD_PUSH_SWEEP_LIMIT", description: "Most enrollments the re-push sweep looks at per minute", parse: positiveInt, fallback: () => 2000 }),
   setting({ key: "pushRetryBaseMs", env: "ORCHARD_PUSH_RETRY_BASE_MS", description: "First wait before retrying a push APNs answered with 429 or 5xx (doubling per attempt), ms", parse: positiveInt, fallback: () => 5000 }),
+  setting({ key: "pushThreads", env: "ORCHARD_PUSH_THREADS", description: "Worker threads that send pushes to APNs (started on the first push, stopped when idle); 0 sends on the main thread", parse: nonNegativeInt, fallback: () => (availableParallelism() >= 2 ? 2 : 0) }),
   setting({ key: "pushCoalesceMs", env: "ORCHARD_PUSH_COALESCE_MS", description: "How long a replica gathers newly queued work before pushing, so a burst of commands to a device costs one push, ms", parse: positiveInt, fallback: () => 25 }),
 ] as const;
 

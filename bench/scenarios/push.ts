@@ -13,6 +13,10 @@ export interface PushResult {
   latencyMs: { p50: number; p99: number };
   clientCpuSeconds: number;
   clientRssMb: { before: number; after: number };
+  /** Push worker threads in the sender (0: the main thread sends). */
+  threads?: number;
+  /** CPU the local APNs endpoint used, start-up included. */
+  endpointCpuSeconds?: number;
   endpoint?: unknown;
 }
 
@@ -39,6 +43,8 @@ export async function pushThroughput(count: number, timeoutMs: number): Promise<
     latencyMs: { p50: r.latencyMs?.p50 ?? NaN, p99: r.latencyMs?.p99 ?? NaN },
     clientCpuSeconds: r.clientCpuSeconds ?? NaN,
     clientRssMb: r.clientRssMb ?? { before: NaN, after: NaN },
+    ...(typeof r.threads === "number" ? { threads: r.threads } : {}),
+    ...(typeof (r.endpoint as { cpuSeconds?: unknown } | undefined)?.cpuSeconds === "number" ? { endpointCpuSeconds: (r.endpoint as { cpuSeconds: number }).cpuSeconds } : {}),
     endpoint: r.endpoint,
   };
 }

@@ -4,6 +4,7 @@
 import { rootCertificates } from "node:tls";
 import { ApnsConnection } from "./apns-connection.ts";
 import type { ApnsResult } from "./apns-response.ts";
+import type { ApnsTransport } from "./apns-transport.ts";
 
 export const APNS_PRODUCTION = "https://api.push.apple.com";
 export const APNS_DEVELOPMENT = "https://api.sandbox.push.apple.com";
@@ -31,7 +32,7 @@ export interface ApnsClientOptions {
   requestTimeoutMs?: number;
 }
 
-export class ApnsClient {
+export class ApnsClient implements ApnsTransport {
   private readonly pools = new Map<string, { fingerprint: string; connections: ApnsConnection[]; next: number }>();
   private url: string | undefined;
   private ca: string[] | undefined;

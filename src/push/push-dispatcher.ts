@@ -18,7 +18,8 @@ import type { JobRunner } from "../jobs/runner.ts";
 import type { MetricsRegistry, Counter, Histogram } from "../metrics/registry.ts";
 import { enqueueJob } from "../store/jobs.ts";
 import { deleteRetries, dueRetries, existingEnrollments, pushTargets, recordPushOutcomes, scheduleRetries, withOutstandingCommands, type OutcomeBatch, type PushTargetRow, type RetryPlan } from "../store/push-state.ts";
-import type { ApnsClient, PushIdentity } from "./apns-client.ts";
+import type { PushIdentity } from "./apns-client.ts";
+import type { ApnsTransport } from "./apns-transport.ts";
 import { classifyApnsResult, describeApnsResult, type ApnsResult, type PushVerdict } from "./apns-response.ts";
 import type { PushCertificateService } from "./push-certificates.ts";
 
@@ -87,7 +88,7 @@ export interface PushDispatcherDeps {
   events: EventBus;
   jobs: JobRunner;
   certificates: PushCertificateService;
-  client: ApnsClient;
+  client: ApnsTransport;
   logger: Logger;
   metrics: MetricsRegistry;
 }

@@ -7,14 +7,16 @@ import type { SecretBox } from "../secrets/envelope.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { JobRunner } from "../jobs/runner.ts";
-import { ApnsClient } from "./apns-client.ts";
+import { ApnsClient, type ApnsClientOptions } from "./apns-client.ts";
+import type { ApnsTransport } from "./apns-transport.ts";
+import { ApnsWorkerPool } from "./apns-worker-pool.ts";
 import { PushCertificateService } from "./push-certificates.ts";
 import { PushDispatcher, type PushDispatcherOptions } from "./push-dispatcher.ts";
 
 export interface PushServices {
   certificates: PushCertificateService;
   dispatcher: PushDispatcher;
-  client: ApnsClient;
+  client: ApnsTransport;
 }
 
 export interface PushServiceDeps {
@@ -30,11 +32,12 @@ export interface PushServiceDeps {
 export function buildPushServices(deps: PushServiceDeps, options: Partial<PushDispatcherOptions> = {}): PushServices {
   const { config } = deps;
   const certificates = new PushCertificateService(deps.store, deps.secrets, deps.logger, deps.metrics);
-  const client = new ApnsClient({
+  const clientOptions: ApnsClientOptions = {
     ...(config.apnsUrl ? { url: config.apnsUrl } : {}),
     ...(config.apnsCaFile ? { extraCaPem: [readApnsCa(config.apnsCaFile)] } : {}),
     expirationSeconds: config.apnsExpirationSeconds,
-  });
+  };
+  const client: ApnsTransport = config.pushThreads > 0 ? new ApnsWorkerPool({ ...clientOptions, threads: config.pushThreads }) : new ApnsClient(clientOptions);
   const dispatcher = new PushDispatcher(
     { store: deps.store, events: deps.events, jobs: deps.jobs, certificates, client, logger: deps.logger, metrics: deps.metrics },
     { repushAfterMs: config.pushRepushAfterSeconds * 1000, sweepLimit: config.pushSweepLimit, nudgeDelayMs: config.pushCoalesceMs, retryBaseMs: config.pushRetryBaseMs, ...options },

@@ -60,6 +60,50 @@ export type PushListener = (push: LocalPush) => void;
 const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS } = constants;
 const TOKEN_RE = /^[0-9a-fA-F]{64,200}$/;
 const MAX_PAYLOAD = 4096;
+const DEVICE_PATH = "/3/device/";
+const noop = () => {};
+
+interface ClientFacts {
+  authorized: boolean;
+  topic: string | undefined;
+  subject: string;
+  fingerprint: string;
+  error?: string;
+}
+
+const NO_TLS: ClientFacts = { authorized: false, topic: undefined, subject: "", fingerprint: "", error: "no TLS session" };
+
+interface Refusal {
+  status: number;
+  reason: string;
+  extra?: Record<string, unknown>;
+  /** The push magic, when the payload was read before the refusal. */
+  pushMagic?: string;
+}
+
+/** A request being read: headers, and the body so far (nothing kept past MAX_PAYLOAD). */
+interface RequestState {
+  apns: LocalApns;
+  headers: IncomingHttpHeaders;
+  size: number;
+  chunks: Buffer[] | undefined;
+}
+
+const REQUEST = Symbol("localApns.request");
+type TaggedStream = ServerHttp2Stream & { [REQUEST]?: RequestState };
+
+function onRequestData(this: TaggedStream, c: Buffer): void {
+  const r = this[REQUEST]!;
+  r.size += c.length;
+  if (r.size <= MAX_PAYLOAD) (r.chunks ??= []).push(c);
+}
+
+function onRequestEnd(this: TaggedStream): void {
+  const r = this[REQUEST]!;
+  this[REQUEST] = undefined;
+  r.apns.requestEnded(this, r);
+}
+
 const RECORDED_HEADERS = ["apns-topic", "apns-push-type", "apns-priority", "apns-expiration", "apns-id", "apns-collapse-id", "content-type"];
 
 export class LocalApns {
@@ -71,7 +115,7 @@ export class LocalApns {
   private readonly faults = new Map<string, Fault[]>();
   private readonly unregistered = new Map<string, number>();
   private readonly tokenTopics = new Map<string, string>();
-  private readonly subjectTopics = new WeakMap<object, { topic: string | undefined; subject: string; fingerprint: string }>();
+  private readonly clientFacts = new WeakMap<object, ClientFacts>();
   private seq = 0;
   private held: Array<() => void> | undefined;
   private trusted: string[];
@@ -233,10 +277,11 @@ export class LocalApns {
     return server;
   }
 
-  private clientOf(stream: ServerHttp2Stream): { authorized: boolean; topic: string | undefined; subject: string; fingerprint: string; error?: string } {
+  /** The client certificate's facts, read once per connection (they cannot change after the handshake). */
+  private clientOf(stream: ServerHttp2Stream): ClientFacts {
     const socket = stream.session?.socket as TLSSocket | undefined;
-    if (!socket) return { authorized: false, topic: undefined, subject: "", fingerprint: "", error: "no TLS session" };
-    let info = this.subjectTopics.get(socket);
+    if (!socket) return NO_TLS;
+    let info = this.clientFacts.get(socket);
     if (!info) {
       const peer = socket.getPeerCertificate();
       const subject = peer && peer.subject ? Object.entries(peer.subject).map(([k, v]) => `${k}=${String(v)}`).join(", ") : "";
@@ -244,81 +289,84 @@ export class LocalApns {
       const raw = peer?.subject as unknown as Record<string, string | string[] | undefined> | undefined;
       const uid = raw?.UID ?? raw?.[UID_OID];
       const fingerprint = typeof peer?.fingerprint256 === "string" ? peer.fingerprint256.replace(/:/g, "").toLowerCase() : "";
-      info = { topic: Array.isArray(uid) ? uid[0] : uid, subject, fingerprint };
-      this.subjectTopics.set(socket, info);
+      info = { authorized: socket.authorized, topic: Array.isArray(uid) ? uid[0] : uid, subject, fingerprint };
+      if (!socket.authorized) info.error = String(socket.authorizationError ?? "no client certificate");
+      this.clientFacts.set(socket, info);
     }
-    if (!socket.authorized) return { ...info, authorized: false, error: String(socket.authorizationError ?? "no client certificate") };
-    return { ...info, authorized: true };
+    return info;
   }
 
   private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    stream.on("error", () => {});
-    let size = 0;
-    let chunks: Buffer[] | undefined;
-    let tooLarge = false;
-    stream.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_PAYLOAD) tooLarge = true;
-      else (chunks ??= []).push(c);
-    });
-    stream.on("end", () => {
-      const go = () => this.answer(stream, headers, tooLarge ? undefined : chunks ? Buffer.concat(chunks).toString("utf8") : "");
-      if (this.held) this.held.push(go);
-      else go();
-    });
+    // Listeners shared by every stream, state on the stream: a busy provider sends thousands of pushes a second.
+    (stream as TaggedStream)[REQUEST] = { apns: this, headers, size: 0, chunks: undefined };
+    stream.on("error", noop);
+    stream.on("data", onRequestData);
+    stream.on("end", onRequestEnd);
+  }
+
+  /** The request's body is in: answer now, or later when stall() holds answers back. */
+  requestEnded(stream: ServerHttp2Stream, r: RequestState): void {
+    const body = r.size > MAX_PAYLOAD ? undefined : r.chunks === undefined ? "" : r.chunks.length === 1 ? r.chunks[0]!.toString("utf8") : Buffer.concat(r.chunks).toString("utf8");
+    if (this.held) this.held.push(() => this.answer(stream, r.headers, body));
+    else this.answer(stream, r.headers, body);
   }
 
   private answer(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, body: string | undefined): void {
     this.stats.received++;
-    const apnsId = typeof headers["apns-id"] === "string" ? headers["apns-id"] : randomUUID().toUpperCase();
-    const path = String(headers[HTTP2_HEADER_PATH] ?? "");
-    const token = path.startsWith("/3/device/") ? path.slice("/3/device/".length).toLowerCase() : "";
-    const topic = typeof headers["apns-topic"] === "string" ? headers["apns-topic"] : "";
+    const idHeader = headers["apns-id"];
+    const apnsId = typeof idHeader === "string" ? idHeader : randomUUID().toUpperCase();
+    const pathHeader = headers[HTTP2_HEADER_PATH];
+    const path = typeof pathHeader === "string" ? pathHeader : "";
+    const token = path.startsWith(DEVICE_PATH) ? path.slice(DEVICE_PATH.length).toLowerCase() : "";
+    const topicHeader = headers["apns-topic"];
+    const topic = typeof topicHeader === "string" ? topicHeader : "";
     const client = this.clientOf(stream);
-    let pushMagic = "";
-
-    const refuse = (status: number, reason: string, extra: Record<string, unknown> = {}) => {
+    const verdict = this.judge(headers, path, token, topic, client, body);
+    if (typeof verdict !== "string") {
       this.stats.refused++;
-      this.record({ token, topic, pushMagic, apnsId, headers, body: body ?? "", subject: client.subject, fingerprint: client.fingerprint, status, reason });
+      this.record(token, topic, verdict.pushMagic ?? "", apnsId, headers, body ?? "", client, verdict.status, verdict.reason);
       if (stream.destroyed || stream.closed) return;
-      stream.respond({ [HTTP2_HEADER_STATUS]: status, "apns-id": apnsId, "content-type": "application/json" });
-      stream.end(JSON.stringify({ reason, ...extra }));
-    };
+      stream.respond({ [HTTP2_HEADER_STATUS]: verdict.status, "apns-id": apnsId, "content-type": "application/json" });
+      stream.end(JSON.stringify({ reason: verdict.reason, ...verdict.extra }));
+      return;
+    }
+    this.stats.accepted++;
+    const push = this.record(token, topic, verdict, apnsId, headers, body!, client, 200, undefined);
+    if (!stream.destroyed && !stream.closed) stream.respond({ [HTTP2_HEADER_STATUS]: 200, "apns-id": apnsId }, { endStream: true });
+    this.deliver(push);
+  }
 
-    if (!client.authorized) return refuse(403, "BadCertificate");
-    if (headers[HTTP2_HEADER_METHOD] !== "POST") return refuse(405, "MethodNotAllowed");
-    if (!path.startsWith("/3/device/")) return refuse(404, "BadPath");
-    if (!token) return refuse(400, "MissingDeviceToken");
-    if (!TOKEN_RE.test(token)) return refuse(400, "BadDeviceToken");
-    if (!topic) return refuse(400, "MissingTopic");
-    if (client.topic !== topic) return refuse(400, "TopicDisallowed");
-    if (headers["apns-push-type"] !== "mdm") return refuse(400, "InvalidPushType");
+  /** What APNs checks, in its order: the push magic of an acceptable push, or why it is refused. */
+  private judge(headers: IncomingHttpHeaders, path: string, token: string, topic: string, client: ClientFacts, body: string | undefined): string | Refusal {
+    if (!client.authorized) return { status: 403, reason: "BadCertificate" };
+    if (headers[HTTP2_HEADER_METHOD] !== "POST") return { status: 405, reason: "MethodNotAllowed" };
+    if (!path.startsWith(DEVICE_PATH)) return { status: 404, reason: "BadPath" };
+    if (!token) return { status: 400, reason: "MissingDeviceToken" };
+    if (!TOKEN_RE.test(token)) return { status: 400, reason: "BadDeviceToken" };
+    if (!topic) return { status: 400, reason: "MissingTopic" };
+    if (client.topic !== topic) return { status: 400, reason: "TopicDisallowed" };
+    if (headers["apns-push-type"] !== "mdm") return { status: 400, reason: "InvalidPushType" };
     const priority = headers["apns-priority"];
-    if (priority !== undefined && priority !== "10" && priority !== "5") return refuse(400, "BadPriority");
+    if (priority !== undefined && priority !== "10" && priority !== "5") return { status: 400, reason: "BadPriority" };
     const expiration = headers["apns-expiration"];
-    if (expiration !== undefined && !/^\d+$/.test(String(expiration))) return refuse(400, "BadExpirationDate");
-    if (body === undefined) return refuse(413, "PayloadTooLarge");
-    if (body === "") return refuse(400, "PayloadEmpty");
+    if (expiration !== undefined && !/^\d+$/.test(String(expiration))) return { status: 400, reason: "BadExpirationDate" };
+    if (body === undefined) return { status: 413, reason: "PayloadTooLarge" };
+    if (body === "") return { status: 400, reason: "PayloadEmpty" };
+    let pushMagic: string;
     try {
       const parsed = JSON.parse(body) as { mdm?: unknown };
-      if (typeof parsed.mdm !== "string" || parsed.mdm === "") return refuse(400, "BadPayload");
+      if (typeof parsed.mdm !== "string" || parsed.mdm === "") return { status: 400, reason: "BadPayload" };
       pushMagic = parsed.mdm;
     } catch {
-      return refuse(400, "BadPayload");
+      return { status: 400, reason: "BadPayload" };
     }
     const known = this.tokenTopics.get(token);
-    if (known !== undefined && known !== topic) return refuse(400, "DeviceTokenNotForTopic");
+    if (known !== undefined && known !== topic) return { status: 400, reason: "DeviceTokenNotForTopic", pushMagic };
     const gone = this.unregistered.get(token);
-    if (gone !== undefined) return refuse(410, "Unregistered", { timestamp: gone });
+    if (gone !== undefined) return { status: 410, reason: "Unregistered", extra: { timestamp: gone }, pushMagic };
     const fault = this.takeFault(token);
-    if (fault) return refuse(fault.status, fault.reason);
-
-    this.stats.accepted++;
-    const push = this.record({ token, topic, pushMagic, apnsId, headers, body, subject: client.subject, fingerprint: client.fingerprint, status: 200 });
-    if (!stream.destroyed && !stream.closed) {
-      stream.respond({ [HTTP2_HEADER_STATUS]: 200, "apns-id": apnsId }, { endStream: true });
-    }
-    this.deliver(push);
+    if (fault) return { status: fault.status, reason: fault.reason, pushMagic };
+    return pushMagic;
   }
 
   private takeFault(token: string): Fault | undefined {
@@ -333,25 +381,25 @@ export class LocalApns {
     return undefined;
   }
 
-  private record(p: { token: string; topic: string; pushMagic: string; apnsId: string; headers: IncomingHttpHeaders; body: string; subject: string; fingerprint: string; status: number; reason?: string }): LocalPush {
+  private record(token: string, topic: string, pushMagic: string, apnsId: string, headers: IncomingHttpHeaders, body: string, client: ClientFacts, status: number, reason: string | undefined): LocalPush {
     const kept: Record<string, string> = {};
     for (const h of RECORDED_HEADERS) {
-      const v = p.headers[h];
+      const v = headers[h];
       if (v !== undefined) kept[h] = String(v);
     }
     const push: LocalPush = {
       seq: ++this.seq,
       at: Date.now(),
-      token: p.token,
-      topic: p.topic,
-      pushMagic: p.pushMagic,
-      apnsId: p.apnsId,
+      token,
+      topic,
+      pushMagic,
+      apnsId,
       headers: kept,
-      body: p.body,
-      certificateSubject: p.subject,
-      certificateFingerprint: p.fingerprint,
-      status: p.status,
-      ...(p.reason !== undefined ? { reason: p.reason } : {}),
+      body,
+      certificateSubject: client.subject,
+      certificateFingerprint: client.fingerprint,
+      status,
+      ...(reason !== undefined ? { reason } : {}),
     };
     this.recorded.push(push);
     const limit = this.options.recordLimit ?? 10_000;
