@@ -180,6 +180,8 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
       }
     }
     const result = buildChain(entry.cert, intermediates, anchors, maxIntermediates);
+    // The leaf's trust is now remembered; its X509Certificate would only sit in the cache.
+    entry.cert.releaseX509();
     if (result.ok) verdicts.set(entry.cert.fingerprint, { notBefore: result.notBefore.getTime(), notAfter: result.notAfter.getTime() });
     // A path that failed with these intermediates may succeed with others: remember only what they cannot change.
     if (result.ok || result.reason !== "untrusted-certificate" || intermediateDers.length === 0 || known === undefined) entry.trust = result;
