@@ -15,6 +15,7 @@ import { createLocalAuthority } from "./lib/local-identities.ts";
 import { referenceRsaVerifyUs } from "./lib/calibration.ts";
 import { currentLoadAverage, machineFacts } from "./lib/machine.ts";
 import { DEFAULT_ADMIN_URL, probePostgres } from "./lib/postgres-scratch.ts";
+import { buildServer } from "./lib/server-process.ts";
 import { renderChart } from "./report/chart-svg.ts";
 import { pushFigures, serverFigures } from "./report/figures-from-results.ts";
 import { renderMarkdown } from "./report/markdown.ts";
@@ -89,7 +90,8 @@ if (databases.length) {
   try {
     log("issuing the local fleet's identities");
     const authority = await createLocalAuthority(join(work, "bench-device-cas.pem"));
-    const plan = planFor(quick, authority, join(work, "bench-device-cas.pem"));
+    log("building the server (npm run build): the bench runs it as production does, without the TypeScript loader");
+    const plan = { ...planFor(quick, authority, join(work, "bench-device-cas.pem")), entry: buildServer() };
     log(`local identities ready (${plan.stages.reduce((a, s) => a + s.devices.length, 0)} devices)`);
     for (const db of databases) {
       try {
@@ -169,7 +171,7 @@ function methodNotes(quick: boolean, plan: ServerPlan): string[] {
   const p256 = sig("mdmSignature.p256.cached.cpuUs");
   const cost = rsa !== undefined && p256 !== undefined ? ` (in process here: ${rsa} µs cached for RSA-2048, ${p256} µs for P-256)` : "";
   const notes = [
-    `Server: \`orchard serve\` as a child process, plain HTTP on loopback, a fresh data folder; SQLite in it, or a scratch PostgreSQL database created and dropped by the bench. Server CPU is read from /proc/PID/stat (10 ms ticks), PostgreSQL's as the sum over the backends connected to the scratch database. Latencies are measured by the load generator, which runs on the same 2 cores.`,
+    `Server: \`orchard serve\` as a child process, ${plan.entry ? "compiled by \`npm run build\` and run as \`node dist/src/cli/main.js serve\` (as in production; \`npm start\` adds the TypeScript loader's thread, ~45 MB and some CPU)" : "from the TypeScript sources (bin/orchard.js)"}, plain HTTP on loopback, a fresh data folder; SQLite in it, or a scratch PostgreSQL database created and dropped by the bench. Server CPU is read from /proc/PID/stat (10 ms ticks), PostgreSQL's as the sum over the backends connected to the scratch database. Latencies are measured by the load generator, which runs on the same 2 cores.`,
     `Enrollment rate: ${plan.scepDevices} devices, ${plan.scepConcurrency} at a time, each SCEP PKCSReq (RSA-2048 key from a pool of 8, AES-256, SHA-256, the profile's challenge) then Authenticate and TokenUpdate signed with Mdm-Signature. Its database bytes include the issued-certificate record.`,
     `Idle connects at 1/8/32/128 and the 1,000 round: the ${plan.scepDevices} SCEP-enrolled devices + ${1_000 - plan.scepDevices} devices whose RSA-2048 identities come from the bench's own CA (trusted via ORCHARD_EXTRA_CA_FILES) and that enroll by real Authenticate + TokenUpdate. Every device key is RSA-2048, as Apple devices get from SCEP.`,
     `Shortcut for large fleets: identities issued locally by the bench's own P-256 CA, which the server trusts through ORCHARD_EXTRA_CA_FILES; each device still signs every check-in and connect with Mdm-Signature and the server verifies it against that CA (the path once per certificate, the signature every time). Device keys come from small pools (8 RSA-2048, 64 P-256); every certificate is distinct.`,

@@ -1,3 +1,13 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+// The sources run from src/ (tsx) or from dist/src/ (the build): the package's own package.json is the nearest one
+// above this file in both.
+function packageJsonUrl(): URL {
+  for (const rel of ["../package.json", "../../package.json"]) {
+    const url = new URL(rel, import.meta.url);
+    if (existsSync(url)) return url;
+  }
+  throw new Error("package.json not found above src/version");
+}
+
+export const VERSION: string = (JSON.parse(readFileSync(packageJsonUrl(), "utf8")) as { version: string }).version;

@@ -39,6 +39,8 @@ export interface ServerPlan {
   /** Bounds each phase (enrollment, round) in wall-clock time. */
   phaseDeadlineMs: number;
   seed: string;
+  /** The compiled server to run (see buildServer); bin/orchard.js from the sources when absent. */
+  entry?: string;
 }
 
 export interface EnrollmentResult {
@@ -87,6 +89,7 @@ export async function serverSuite(database: Database, plan: ServerPlan, postgres
     if (database === "postgres") pg = await createScratchDatabase(postgresAdminUrl!, "suite");
     server = await startBenchServer({
       ...(pg ? { databaseUrl: pg.url } : {}),
+      ...(plan.entry ? { entry: plan.entry } : {}),
       // 100,000 enrollment ids in one JSON body are ~4 MB; the default API limit is 1 MB.
       env: { ORCHARD_EXTRA_CA_FILES: plan.extraCaFile, ORCHARD_API_BODY_LIMIT: String(32 * 1024 * 1024) },
     });
