@@ -161,9 +161,9 @@ export const SETTINGS = [
   setting({
     key: "certCacheSize",
     env: "ORCHARD_CERT_CACHE_SIZE",
-    description: "Device certificates kept parsed in memory (~2 KB each); beyond it a connect re-imports the key (~0.1 ms)",
+    description: "Device certificates kept parsed in memory (~3 KB each); beyond it a connect re-imports the key (~0.05 ms)",
     parse: positiveInt,
-    fallback: () => 20_000,
+    fallback: () => 10_000,
   }),
   setting({ key: "resultRetentionDays", env: "ORCHARD_RESULT_RETENTION_DAYS", description: "How long command results are kept, days", parse: positiveInt, fallback: () => 30 }),
   setting({ key: "apnsUrl", env: "ORCHARD_APNS_URL", description: "Override of the APNs gateway base URL", parse: optionalUrl(["https:", "http:"]), fallback: () => undefined }),
