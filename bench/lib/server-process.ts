@@ -66,6 +66,11 @@ export interface StartOptions {
   entry?: string;
 }
 
+/** ORCHARD_BENCH_SERVER_NODE_ARGS: extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+function envNodeArgs(): string[] {
+  return (process.env.ORCHARD_BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+}
+
 /** Compiles the server as `npm run build` does and returns its entry point. */
 export function buildServer(): string {
   execFileSync(process.execPath, [resolve("node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { stdio: "inherit" });
@@ -79,7 +84,7 @@ export async function startBenchServer(opts: StartOptions = {}): Promise<BenchSe
   const dataDir = mkdtempSync(join(tmpdir(), "orchard-bench-"));
   const [httpPort, httpsPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${httpPort}`;
-  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? resolve("bin/orchard.js"), "serve"], {
+  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? envNodeArgs()), opts.entry ?? resolve("bin/orchard.js"), "serve"], {
     env: {
       ...process.env,
       ORCHARD_DATA_DIR: dataDir,
