@@ -3,9 +3,24 @@
 
 type Labels = Record<string, string>;
 
+/** Label sets whose series key is already known (see labelSet). */
+const knownKeys = new WeakMap<Labels, string>();
+
 function labelKey(labels: Labels): string {
+  const known = knownKeys.get(labels);
+  if (known !== undefined) return known;
   const keys = Object.keys(labels).sort();
   return keys.map((k) => `${k}="${escapeLabel(labels[k] ?? "")}"`).join(",");
+}
+
+/**
+ * A label set to reuse on a hot path: its series key is computed once here rather than on every inc/observe.
+ * The object must not be changed afterwards.
+ */
+export function labelSet(labels: Labels): Readonly<Labels> {
+  const frozen = Object.freeze({ ...labels });
+  knownKeys.set(frozen, labelKey(frozen));
+  return frozen;
 }
 
 function escapeLabel(v: string): string {
