@@ -3,7 +3,7 @@
 // APNs endpoint (a child process, so it has its own core), outcomes written back. Prints JSON and a table.
 //   node bin/run-ts.js bench/push-fanout.ts [--count 100000] [--database-url postgres://…]
 import { fork } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { sql } from "kysely";
 import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log/logger.ts";
 import { buildContext } from "../src/server/context.ts";
+import { insertPushableEnrollments } from "./lib/push-enrollments.ts";
 
 interface Ready {
   url: string;
@@ -64,23 +65,7 @@ async function main(): Promise<void> {
     ctx.push.client.useGateway(ready.url, [ready.caPem]);
     await ctx.push.certificates.upload({ certificate: ready.certPem, privateKey: ready.keyPem });
 
-    const now = Date.now();
-    const ids: string[] = [];
-    for (let i = 0; i < count; i += 1000) {
-      const rows = Array.from({ length: Math.min(1000, count - i) }, () => {
-        const id = randomUUID().toUpperCase();
-        ids.push(id);
-        return {
-          id, device_id: id, channel: "device" as const, kind: "device" as const, status: "active" as const, cert_fingerprint: null, enrollment_profile_id: null,
-          udid: id, enrollment_user_id: null, serial_number: null, platform: "iOS", model: null, model_name: null, product_name: null, os_version: "17.4",
-          build_version: null, device_name: null, imei: null, meid: null, user_id: null, user_short_name: null, user_long_name: null, supervised: 1,
-          topic: ready.topic, push_token: randomBytes(32).toString("hex"), push_magic: randomUUID().toUpperCase(), token_invalid_at: null,
-          unlock_token_sealed: null, bootstrap_token_sealed: null, awaiting_configuration: 0, not_on_console: 0, last_seen_at: null, last_push_at: null,
-          last_push_result: null, authenticated_at: now, activated_at: now, checked_out_at: null, created_at: now, updated_at: now,
-        };
-      });
-      for (let j = 0; j < rows.length; j += 100) await ctx.store.db.insertInto("enrollments").values(rows.slice(j, j + 100)).execute();
-    }
+    const ids = await insertPushableEnrollments(ctx.store, count, ready.topic);
 
     const rssBefore = process.memoryUsage.rss();
     const cpuBefore = process.cpuUsage();

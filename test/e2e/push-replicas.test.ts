@@ -1,7 +1,7 @@
 // Two replicas on one database share a push fan-out: the jobs a big push becomes are claimed through the
 // jobs table's lease (SKIP LOCKED on PostgreSQL), so every enrollment is pushed exactly once, whichever replica
 // runs its job, and both replicas do part of the work.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,7 @@ import { startApnsDev, type ApnsDev } from "../../src/push/apns-dev/apns-dev.ts"
 import { issuePushCertificate } from "../../src/push/apns-dev/authority.ts";
 import { PUSH_JOB, type PushJobPayload } from "../../src/push/push-dispatcher.ts";
 import { enqueueJob } from "../../src/store/jobs.ts";
+import { insertPushableEnrollments } from "../../bench/lib/push-enrollments.ts";
 
 const ENROLLMENTS = 4000;
 const PER_JOB = 100;
@@ -57,23 +58,7 @@ describeEachDatabase("push fan-out across two replicas", (database) => {
   // Replicas are a PostgreSQL deployment; SQLite is one process's embedded database.
   it.skipIf(database.dialect === "sqlite")("pushes every enrollment exactly once while both replicas run the jobs", async () => {
     const db = replicas[0]!.store.db;
-    const now = Date.now();
-    const ids: string[] = [];
-    for (let i = 0; i < ENROLLMENTS; i += 200) {
-      const rows = Array.from({ length: 200 }, () => {
-        const id = randomUUID().toUpperCase();
-        ids.push(id);
-        return {
-          id, device_id: id, channel: "device" as const, kind: "device" as const, status: "active" as const, cert_fingerprint: null, enrollment_profile_id: null,
-          udid: id, enrollment_user_id: null, serial_number: null, platform: "iOS", model: null, model_name: null, product_name: null, os_version: "17.4",
-          build_version: null, device_name: null, imei: null, meid: null, user_id: null, user_short_name: null, user_long_name: null, supervised: 1,
-          topic, push_token: randomBytes(32).toString("hex"), push_magic: randomUUID(), token_invalid_at: null, unlock_token_sealed: null,
-          bootstrap_token_sealed: null, awaiting_configuration: 0, not_on_console: 0, last_seen_at: null, last_push_at: null, last_push_result: null,
-          authenticated_at: now, activated_at: now, checked_out_at: null, created_at: now, updated_at: now,
-        };
-      });
-      await db.insertInto("enrollments").values(rows).execute();
-    }
+    const ids = await insertPushableEnrollments(replicas[0]!.store, ENROLLMENTS, topic);
     // The jobs a fan-out becomes (small ones here, so that both replicas' claims interleave).
     for (let i = 0; i < ids.length; i += PER_JOB) {
       await enqueueJob(replicas[0]!.store, { kind: PUSH_JOB, payload: { ids: ids.slice(i, i + PER_JOB), requestedAt: Date.now(), reason: "command" } satisfies PushJobPayload });
