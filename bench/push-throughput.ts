@@ -3,6 +3,7 @@
 // Prints JSON (and a markdown line): pushes/s, elapsed, latency percentiles, client memory.
 //   node bin/run-ts.js bench/push-throughput.ts [--count 100000] [--threads 2] [--connections 1] [--streams 1000] [--window 20000]
 // --threads: push worker threads, as the server runs them (ORCHARD_PUSH_THREADS); 0 sends on the main thread.
+// ORCHARD_BENCH_ENDPOINT_NODE_ARGS: node flags for the endpoint process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -26,7 +27,10 @@ async function endpointProcess(): Promise<void> {
   const cert = await issuePushCertificate(dev.authority.ca);
   process.send!({ url: dev.url, caPem: dev.caPem, certPem: cert.certPem, keyPem: cert.keyPem, topic: cert.topic } satisfies Ready);
   process.on("message", (m) => {
-    if (m === "stats") process.send!({ stats: { ...dev.apns.stats, cpuSeconds: Math.round(((process.cpuUsage().user + process.cpuUsage().system) / 1e6) * 100) / 100 } });
+    if (m === "stats") {
+      const cpu = process.cpuUsage();
+      process.send!({ stats: { ...dev.apns.stats, cpuSeconds: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100 } });
+    }
     if (m === "exit") void dev.close().then(() => process.exit(0));
   });
 }
@@ -37,7 +41,7 @@ async function main(): Promise<void> {
   const window = Number(values.window);
   // Through bin/run-ts.js, which registers the TypeScript loader in the child too.
   const runTs = fileURLToPath(new URL("../bin/run-ts.js", import.meta.url));
-  const child = fork(runTs, [fileURLToPath(import.meta.url), "--endpoint"], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: (process.env.BENCH_ENDPOINT_FLAGS ?? "").split(" ").filter(Boolean) });
+  const child = fork(runTs, [fileURLToPath(import.meta.url), "--endpoint"], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: (process.env.ORCHARD_BENCH_ENDPOINT_NODE_ARGS ?? "").split(" ").filter(Boolean) });
   const ready = await new Promise<Ready>((resolve) => child.once("message", (m) => resolve(m as Ready)));
   const clientOptions = { url: ready.url, extraCaPem: [ready.caPem], expirationSeconds: 604800, maxStreams: Number(values.streams), connectionsPerCertificate: Number(values.connections), pingIntervalMs: 0 };
   const threads = Number(values.threads);

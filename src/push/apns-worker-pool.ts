@@ -135,9 +135,8 @@ export class ApnsWorkerPool implements ApnsTransport {
   }
 
   private spawn(): PoolWorker {
-    const options: ApnsClientOptions = { ...this.options, ...(this.url ? { url: this.url } : {}), ...(this.extraCaPem ? { extraCaPem: this.extraCaPem } : {}) };
-    delete (options as Partial<ApnsWorkerPoolOptions>).threads;
-    delete (options as Partial<ApnsWorkerPoolOptions>).idleMs;
+    const { threads: _threads, idleMs: _idleMs, ...clientOptions } = this.options;
+    const options: ApnsClientOptions = { ...clientOptions, ...(this.url ? { url: this.url } : {}), ...(this.extraCaPem ? { extraCaPem: this.extraCaPem } : {}) };
     const worker = new Worker(bootstrap(), { eval: true, workerData: options });
     worker.unref();
     this.started++;
