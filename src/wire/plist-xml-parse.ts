@@ -56,6 +56,16 @@ function isNameChar(c: number): boolean {
   );
 }
 
+/**
+ * A copy of `s` that does not keep the document alive. V8 represents a slice of 13 characters or more as a
+ * view of its parent string, so a parsed UDID kept in a long-lived map would pin the whole request body it
+ * came from (at 100,000 devices, 30 MB of bodies for 4 MB of UDIDs). Concatenation followed by a slice
+ * flattens into a fresh string of the value's own length (plus one character).
+ */
+function unpinned(s: string): string {
+  return s.length < 13 ? s : (" " + s).slice(1);
+}
+
 function trimXmlSpace(s: string): string {
   let a = 0;
   let b = s.length;
@@ -293,7 +303,7 @@ class XmlPlistReader {
       case "array":
         return this.parseArray(tag);
       case "string":
-        return this.readText(tag);
+        return unpinned(this.readText(tag));
       case "integer":
         return this.parseInteger(tag);
       case "real":
@@ -334,7 +344,7 @@ class XmlPlistReader {
       }
       const keyTag = this.readOpenTag();
       if (keyTag.name !== "key") this.fail(`expected <key> in <dict> but found <${keyTag.name}>`, keyTag.start);
-      const key = this.readText(keyTag);
+      const key = unpinned(this.readText(keyTag));
       this.skipBetweenElements();
       if (this.s.startsWith("</", this.pos)) this.fail(`key ${JSON.stringify(key)} has no value`);
       setDictEntry(dict, key, this.parseValue(this.readOpenTag()));
