@@ -1,25 +1,61 @@
 // Path building from a device identity certificate to one of the configured trust anchors (Orchard's CA and
-// any extra CAs). Done once per certificate (the verifier caches the outcome), so it may use node:crypto's
-// X509Certificate: checkIssued() matches issuer/subject names and key identifiers, verify() checks the signature.
+// any extra CAs). Done once per certificate (the verifier caches the outcome); each link is checked from the
+// DER by certificate-issuance.ts.
 
-import { X509Certificate, createHash, createPublicKey } from "node:crypto";
-import type { KeyObject } from "node:crypto";
+import { createHash } from "node:crypto";
+import type { JsonWebKey, KeyObject } from "node:crypto";
 import { DerError } from "./der-reader.ts";
 import { identityUsageProblem, readCertificateFacts } from "./mdm-signature-cert.ts";
 import type { CertificateFacts } from "./mdm-signature-cert.ts";
+import { importSpki, spkiToJwk } from "./spki-key.ts";
+import { isIssuedBy } from "./certificate-issuance.ts";
+import { nameToString } from "./names.ts";
 
-export interface ParsedCertificate {
-  der: Uint8Array;
-  fingerprint: string;
-  /** Made on first use (chain building). */
-  readonly x509: X509Certificate;
-  /**
-   * Lets node's X509Certificate go (it is made again if needed): ~6 KB of native memory that a device
-   * certificate, once its chain is decided, never needs again, where a cache holds thousands of them.
-   */
-  releaseX509(): void;
-  publicKey: KeyObject;
-  facts: CertificateFacts;
+/** What crypto.verify takes for a key: a KeyObject, or the key's JWK or SPKI for a one-off import. */
+export type VerifyKey = KeyObject | { key: JsonWebKey; format: "jwk" } | { key: Buffer; format: "der"; type: "spki" };
+
+/**
+ * A certificate as the verifier keeps it. Its public key is imported on first use of `publicKey` and kept, for
+ * certificates the verifier caches; `oneOffKey()` serves a certificate seen once, without a KeyObject: a
+ * KeyObject holds 2-3 KB of native memory that is only freed when V8 collects its wrapper, and V8, which sees
+ * only the wrapper, is in no hurry, so a cache churning through a large fleet piles up hundreds of megabytes.
+ */
+export class ParsedCertificate {
+  private key: KeyObject | undefined;
+  private readonly jwk: JsonWebKey | undefined;
+
+  constructor(
+    readonly der: Uint8Array,
+    readonly fingerprint: string,
+    readonly facts: CertificateFacts,
+  ) {
+    this.jwk = spkiToJwk(facts.spki);
+    // A key the JWK reader leaves to OpenSSL is imported now, so that an unreadable key is found at parse time.
+    if (this.jwk === undefined) this.key = importKey(facts.spki);
+  }
+
+  get publicKey(): KeyObject {
+    return (this.key ??= importKey(this.facts.spki));
+  }
+
+  /** "rsa", "ec", … as node names them. */
+  get keyType(): string | undefined {
+    if (this.key !== undefined) return this.key.asymmetricKeyType;
+    return this.jwk?.kty === "RSA" ? "rsa" : "ec";
+  }
+
+  oneOffKey(): VerifyKey {
+    if (this.key !== undefined) return this.key;
+    return this.jwk !== undefined ? { key: this.jwk, format: "jwk" } : { key: Buffer.from(this.facts.spki), format: "der", type: "spki" };
+  }
+}
+
+function importKey(spki: Uint8Array): KeyObject {
+  try {
+    return importSpki(spki);
+  } catch (error) {
+    throw new DerError(`the certificate's public key cannot be read (${error instanceof Error ? error.message : String(error)})`);
+  }
 }
 
 export type ChainFailure = "untrusted-certificate" | "certificate-usage" | "malformed-certificate";
@@ -32,47 +68,13 @@ export function sha256Hex(der: Uint8Array): string {
   return createHash("sha256").update(der).digest("hex");
 }
 
-/**
- * Parses a certificate for the verifier; throws DerError (or node's error, wrapped) when it is not one.
- * Building node's X509Certificate costs ~170 µs, several times the rest: it is made only when a chain has to be
- * built (first sight of a certificate whose trust is not already known), never for a signature check.
- */
+/** Parses a certificate for the verifier; throws DerError when it is not one (or its key cannot be read). */
 export function parseCertificate(der: Uint8Array, fingerprint = sha256Hex(der)): ParsedCertificate {
-  const facts = readCertificateFacts(der);
-  let publicKey: KeyObject;
-  try {
-    publicKey = createPublicKey({ key: Buffer.from(facts.spki), format: "der", type: "spki" });
-  } catch (error) {
-    throw new DerError(`the certificate's public key cannot be read (${error instanceof Error ? error.message : String(error)})`);
-  }
-  let x509: X509Certificate | undefined;
-  return {
-    der,
-    fingerprint,
-    publicKey,
-    facts,
-    get x509(): X509Certificate {
-      if (x509 === undefined) {
-        try {
-          x509 = new X509Certificate(der);
-        } catch (error) {
-          throw new DerError(`not a certificate node:crypto can read (${error instanceof Error ? error.message : String(error)})`);
-        }
-      }
-      return x509;
-    },
-    releaseX509() {
-      x509 = undefined;
-    },
-  };
+  return new ParsedCertificate(der, fingerprint, readCertificateFacts(der));
 }
 
 function issuedBy(child: ParsedCertificate, issuer: ParsedCertificate): boolean {
-  try {
-    return child.x509.checkIssued(issuer.x509) && child.x509.verify(issuer.publicKey);
-  } catch {
-    return false;
-  }
+  return isIssuedBy(child.der, { der: issuer.der, publicKey: issuer.publicKey, subjectKeyId: issuer.facts.subjectKeyId, keyCertSign: issuer.facts.keyUsage?.keyCertSign });
 }
 
 /**
@@ -108,7 +110,12 @@ export function buildChain(
     path.push(next);
     current = next;
   }
-  const issuerName = leaf.x509.issuer.replace(/\n/g, ", ");
+  let issuerName: string;
+  try {
+    issuerName = nameToString(leaf.facts.issuer);
+  } catch {
+    issuerName = "unreadable";
+  }
   return {
     ok: false,
     reason: "untrusted-certificate",

@@ -311,27 +311,43 @@ describe("the certificate cache", () => {
     expect(v.stats().hits).toBeGreaterThanOrEqual(1);
   });
 
-  it("is bounded", () => {
+  it("is bounded, and once full admits a certificate on its second miss", () => {
     const v = verifier(undefined, 2);
     for (const [pem, key] of [["device.pem", "device.key"], ["noeku.pem", "device.key"], ["ec-device.pem", "ec.key"]] as const) {
       expect(v.verify(cmsSign(`b-${pem}.der`, pem, key), BODY).ok).toBe(true);
     }
-    expect(v.stats().cached).toBe(2);
-    expect(v.stats().chainChecks).toBe(3);
-    // The first certificate was evicted from the parsed cache: seeing it again parses it again, but its trust
-    // verdict is remembered, so no path is built again.
-    const misses = v.stats().misses;
+    // The third was checked with a one-off key and not cached: the cache was full.
+    expect(v.stats()).toMatchObject({ cached: 2, chainChecks: 3, misses: 3, hits: 0 });
+    // Its second miss admits it (evicting the coldest, device.pem); its trust verdict is remembered, so no path
+    // is built again.
+    const ec = cmsSign("b-ec-again.der", "ec-device.pem", "ec.key");
+    expect(v.verify(ec, BODY).ok).toBe(true);
+    expect(v.stats()).toMatchObject({ cached: 2, chainChecks: 3, misses: 4, hits: 0 });
+    expect(v.verify(ec, BODY).ok).toBe(true);
+    expect(v.stats()).toMatchObject({ misses: 4, hits: 1 });
     expect(v.verify(cmsSign("b-again.der", "device.pem", "device.key"), BODY).ok).toBe(true);
-    expect(v.stats().misses).toBe(misses + 1);
-    expect(v.stats().chainChecks).toBe(3);
+    expect(v.stats()).toMatchObject({ cached: 2, chainChecks: 3, misses: 5 });
   });
 
   it("bounds the verdict cache too: a certificate evicted from both has its path built again", () => {
     const v = createMdmSignatureVerifier({ trustedCaDers: [der("ca.pem")], cacheSize: 1, verdictCacheSize: 1 });
     expect(v.verify(cmsSign("c1.der", "device.pem", "device.key"), BODY).ok).toBe(true);
-    expect(v.verify(cmsSign("c2.der", "noeku.pem", "device.key"), BODY).ok).toBe(true);
+    const noeku = cmsSign("c2.der", "noeku.pem", "device.key");
+    expect(v.verify(noeku, BODY).ok).toBe(true);
+    expect(v.verify(noeku, BODY).ok).toBe(true); // second miss: cached in device.pem's place
+    expect(v.stats().chainChecks).toBe(2);
     expect(v.verify(cmsSign("c3.der", "device.pem", "device.key"), BODY).ok).toBe(true);
     expect(v.stats().chainChecks).toBe(3);
+  });
+
+  it("refuses a wrong signature from a certificate checked with a one-off key", () => {
+    const v = verifier(undefined, 1);
+    expect(v.verify(cmsSign("d1.der", "device.pem", "device.key"), BODY).ok).toBe(true);
+    expectFailure(v.verify(cmsSign("d2.der", "ec-device.pem", "ec.key"), ALTERED), "digest-mismatch");
+    const forged = Buffer.from(cmsSign("d3.der", "noeku.pem", "device.key"), "base64");
+    forged[forged.length - 3]! ^= 0x01; // inside the signature value, the last field of the SignerInfo
+    expectFailure(v.verify(forged.toString("base64"), BODY), "bad-signature");
+    expect(v.stats().cached).toBe(1);
   });
 
   it("a tight loop of verify() on a cached certificate does one path check in all", () => {

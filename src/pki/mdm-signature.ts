@@ -8,7 +8,7 @@
 // certificate; the validity window (the intersection over the path) is re-checked against the clock on every
 // request, so a cached certificate still expires on time.
 
-import { createHash, verify as cryptoVerify } from "node:crypto";
+import { X509Certificate, createHash, verify as cryptoVerify } from "node:crypto";
 import { DerError, bytesEqual } from "./der-reader.ts";
 import { LruCache } from "./mdm-signature-cache.ts";
 import { buildChain, parseCertificate, sha256Hex } from "./mdm-signature-chain.ts";
@@ -90,6 +90,8 @@ interface CertEntry {
   cert: ParsedCertificate;
   /** Undefined until this certificate is first used as a leaf. */
   trust: ChainResult | undefined;
+  /** In the cache (its key is imported once and kept), or seen once (a one-off key, see ParsedCertificate). */
+  cached: boolean;
 }
 
 const MAX_HEADER_LENGTH = 64 * 1024;
@@ -132,15 +134,23 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
   const anchors = options.trustedCaDers.map((der, i) => {
     try {
       const anchor = parseCertificate(new Uint8Array(der));
-      void anchor.x509; // node must be able to read it, too
+      new X509Certificate(der); // node must be able to read it, too
       return anchor;
     } catch (error) {
       throw new Error(`trusted CA certificate #${i + 1} cannot be read: ${error instanceof Error ? error.message : String(error)}`);
     }
   });
   const counters = { hits: 0, misses: 0, chainChecks: 0 };
+  const recentMisses = new Set<string>();
 
-  /** The cache entry for a certificate, parsing it on first sight. Throws DerError for non-certificates. */
+  /**
+   * The cache entry for a certificate, parsing it on first sight. Throws DerError for non-certificates.
+   *
+   * Admission: while the cache has room every certificate goes in; once it is full, a certificate goes in on
+   * its second miss within the last `capacity` misses. A fleet larger than the cache, connecting in random
+   * order, would otherwise replace an entry on nearly every request, and each replacement leaves a KeyObject
+   * (native memory V8 does not see) for the garbage collector; with the doorkeeper most misses stay one-offs.
+   */
   function entryFor(der: Uint8Array): CertEntry {
     const fingerprint = sha256Hex(der);
     const cached = cache.get(fingerprint);
@@ -150,8 +160,14 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
     }
     counters.misses++;
     // Own copy: the input is a view into a request buffer that will be reused.
-    const entry: CertEntry = { cert: parseCertificate(new Uint8Array(der), fingerprint), trust: undefined };
-    cache.set(fingerprint, entry);
+    const entry: CertEntry = { cert: parseCertificate(new Uint8Array(der), fingerprint), trust: undefined, cached: false };
+    if (cache.size < cache.capacity || recentMisses.delete(fingerprint)) {
+      entry.cached = true;
+      cache.set(fingerprint, entry);
+    } else {
+      if (recentMisses.size >= cache.capacity) recentMisses.clear();
+      recentMisses.add(fingerprint);
+    }
     return entry;
   }
 
@@ -180,8 +196,6 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
       }
     }
     const result = buildChain(entry.cert, intermediates, anchors, maxIntermediates);
-    // The leaf's trust is now remembered; its X509Certificate would only sit in the cache.
-    entry.cert.releaseX509();
     if (result.ok) verdicts.set(entry.cert.fingerprint, { notBefore: result.notBefore.getTime(), notAfter: result.notAfter.getTime() });
     // A path that failed with these intermediates may succeed with others: remember only what they cannot change.
     if (result.ok || result.reason !== "untrusted-certificate" || intermediateDers.length === 0 || known === undefined) entry.trust = result;
@@ -195,8 +209,9 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
     return undefined;
   }
 
-  function checkSignature(sd: DetachedSignedData, cert: ParsedCertificate, body: Uint8Array): { ok: false; reason: MdmSignatureFailure; detail: string } | undefined {
-    const keyType = cert.publicKey.asymmetricKeyType;
+  function checkSignature(sd: DetachedSignedData, entry: CertEntry, body: Uint8Array): { ok: false; reason: MdmSignatureFailure; detail: string } | undefined {
+    const cert = entry.cert;
+    const keyType = cert.keyType;
     if ((sd.scheme === "rsa-pkcs1" && keyType !== "rsa") || (sd.scheme === "ecdsa" && keyType !== "ec")) {
       return fail("unsupported-cms", `a ${sd.scheme} signature cannot come from a ${keyType ?? "unknown"} key`);
     }
@@ -210,7 +225,7 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
     }
     let valid: boolean;
     try {
-      valid = cryptoVerify(NODE_DIGEST[sd.signatureDigest], signed, cert.publicKey, sd.signature);
+      valid = cryptoVerify(NODE_DIGEST[sd.signatureDigest], signed, entry.cached ? cert.publicKey : cert.oneOffKey(), sd.signature);
     } catch (error) {
       return fail("bad-signature", `signature could not be checked (${error instanceof Error ? error.message : String(error)})`);
     }
@@ -252,7 +267,7 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
     if (!trust.ok) return trust;
     const window = checkWindow(trust);
     if (window !== undefined) return window;
-    const bad = checkSignature(sd, signer.cert, body);
+    const bad = checkSignature(sd, signer, body);
     if (bad !== undefined) return bad;
     return { ok: true, certDer: signer.cert.der, fingerprint: signer.cert.fingerprint, notAfter: signer.cert.facts.notAfter, digest: sd.digest };
   }
