@@ -29,6 +29,11 @@ describeEachDatabase("admin API basics", (database) => {
     expect(metrics.body).toMatch(/orchard_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1/);
     expect(metrics.body).toMatch(/orchard_http_request_duration_seconds_bucket\{method="GET",route="\/healthz",le="0.5"\} 1/);
     expect(metrics.body).toMatch(/process_resident_memory_bytes \d+/);
+    // Where resident memory goes: V8's spaces (committed ≥ used) and buffers outside the heap.
+    const space = (kind: string, name: string) => Number(new RegExp(`nodejs_heap_space_size_${kind}_bytes\\{space="${name}"\\} (\\d+)`).exec(metrics.body)?.[1]);
+    expect(space("used", "old_space")).toBeGreaterThan(0);
+    expect(space("total", "old_space")).toBeGreaterThanOrEqual(space("used", "old_space"));
+    expect(metrics.body).toMatch(/nodejs_external_memory_bytes \d+/);
   });
 
   it("rejects /api/v1 without or with a bad token, with the JSON error shape", async () => {

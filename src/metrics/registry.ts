@@ -1,6 +1,8 @@
 // A small Prometheus registry: counters, gauges and histograms with labels, rendered in the text
 // exposition format (version 0.0.4). Kept in-process; each replica exposes its own.
 
+import { getHeapSpaceStatistics } from "node:v8";
+
 type Labels = Record<string, string>;
 
 /** Label sets whose series key is already known (see labelSet). */
@@ -125,5 +127,10 @@ export function registerProcessMetrics(registry: MetricsRegistry): void {
   });
   registry.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", () => [[{}, process.memoryUsage.rss()]]);
   registry.gauge("nodejs_heap_used_bytes", "V8 heap used in bytes.", () => [[{}, process.memoryUsage().heapUsed]]);
+  // Resident memory = V8's heap spaces (committed) + native allocations (external, and what node and its
+  // libraries malloc) + code: the per-space figures tell which of them grows.
+  registry.gauge("nodejs_heap_space_size_total_bytes", "V8 heap memory committed, by space.", () => getHeapSpaceStatistics().map((s) => [{ space: s.space_name }, s.space_size]));
+  registry.gauge("nodejs_heap_space_size_used_bytes", "V8 heap memory in use, by space.", () => getHeapSpaceStatistics().map((s) => [{ space: s.space_name }, s.space_used_size]));
+  registry.gauge("nodejs_external_memory_bytes", "Memory outside the V8 heap held by JavaScript objects (buffers), in bytes.", () => [[{}, process.memoryUsage().external]]);
   registry.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", () => [[{}, Math.round(start)]]);
 }
