@@ -18,6 +18,11 @@ export interface MachineFacts {
   loadAverageAtEnd?: number;
   /** CPU µs of one RSA-2048 signature check (see calibration.ts), at the start and the end of the run. */
   referenceRsaVerifyUs?: { start: number; end?: number };
+  /**
+   * How the server under test was launched beyond the defaults: node flags (ORCHARD_BENCH_SERVER_NODE_ARGS) and
+   * glibc's allocator settings (GLIBC_TUNABLES), which the server inherits. Absent for a default launch.
+   */
+  serverLaunch?: { nodeArgs?: string; glibcTunables?: string };
   gitCommit?: string;
   gitDirty?: boolean;
   /** Uncommitted files under src/ and bench/ when the run started (the server runs from the working tree). */
@@ -42,6 +47,9 @@ export function machineFacts(): MachineFacts {
     kernel: release(),
     loadAverageAtStart: currentLoadAverage(),
   };
+  const nodeArgs = process.env.ORCHARD_BENCH_SERVER_NODE_ARGS?.trim();
+  const glibcTunables = process.env.GLIBC_TUNABLES?.trim();
+  if (nodeArgs || glibcTunables) facts.serverLaunch = { ...(nodeArgs ? { nodeArgs } : {}), ...(glibcTunables ? { glibcTunables } : {}) };
   try {
     facts.gitCommit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
     const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "bench", ":!bench/results"], { encoding: "utf8" }).split("\n").filter((l) => l.trim().length > 0);
