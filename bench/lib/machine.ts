@@ -1,6 +1,7 @@
 // The facts of the machine a run was made on, recorded with the results so figures can be compared fairly.
 import { execFileSync } from "node:child_process";
 import { cpus, freemem, loadavg, release, totalmem } from "node:os";
+import { serverGlibcTunables } from "./server-process.ts";
 
 export interface MachineFacts {
   cores: number;
@@ -19,8 +20,8 @@ export interface MachineFacts {
   /** CPU µs of one RSA-2048 signature check (see calibration.ts), at the start and the end of the run. */
   referenceRsaVerifyUs?: { start: number; end?: number };
   /**
-   * How the server under test was launched beyond the defaults: node flags (ORCHARD_BENCH_SERVER_NODE_ARGS) and
-   * glibc's allocator settings (GLIBC_TUNABLES), which the server inherits. Absent for a default launch.
+   * How the server under test was launched: node flags (ORCHARD_BENCH_SERVER_NODE_ARGS) and glibc's allocator
+   * settings (GLIBC_TUNABLES, by default those of the deployment guide). Absent for a launch with neither.
    */
   serverLaunch?: { nodeArgs?: string; glibcTunables?: string };
   gitCommit?: string;
@@ -48,7 +49,7 @@ export function machineFacts(): MachineFacts {
     loadAverageAtStart: currentLoadAverage(),
   };
   const nodeArgs = process.env.ORCHARD_BENCH_SERVER_NODE_ARGS?.trim();
-  const glibcTunables = process.env.GLIBC_TUNABLES?.trim();
+  const glibcTunables = serverGlibcTunables().trim();
   if (nodeArgs || glibcTunables) facts.serverLaunch = { ...(nodeArgs ? { nodeArgs } : {}), ...(glibcTunables ? { glibcTunables } : {}) };
   try {
     facts.gitCommit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();

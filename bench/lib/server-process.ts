@@ -66,6 +66,18 @@ export interface StartOptions {
   entry?: string;
 }
 
+/**
+ * glibc's allocator settings the deployment guide gives production (docs/deployment.md, "Memory"): a fixed mmap
+ * threshold, so that large buffers are returned to the system when freed instead of raising the threshold and
+ * landing in the heap, and a low trim threshold. The server runs with them unless GLIBC_TUNABLES is set (set it
+ * to "" for glibc's defaults).
+ */
+export const PRODUCTION_GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072:glibc.malloc.arena_max=2";
+
+export function serverGlibcTunables(): string {
+  return process.env.GLIBC_TUNABLES ?? PRODUCTION_GLIBC_TUNABLES;
+}
+
 /** ORCHARD_BENCH_SERVER_NODE_ARGS: extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
 function envNodeArgs(): string[] {
   return (process.env.ORCHARD_BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -87,6 +99,7 @@ export async function startBenchServer(opts: StartOptions = {}): Promise<BenchSe
   const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? envNodeArgs()), opts.entry ?? resolve("bin/orchard.js"), "serve"], {
     env: {
       ...process.env,
+      GLIBC_TUNABLES: serverGlibcTunables(),
       ORCHARD_DATA_DIR: dataDir,
       ORCHARD_HTTP_PORT: String(httpPort),
       ORCHARD_HTTPS_PORT: String(httpsPort),

@@ -42,8 +42,8 @@ export function renderMarkdown(r: BenchReport): string {
         ? ` Reference workload (one RSA-2048 signature check, node:crypto, cached key): ${m.referenceRsaVerifyUs.start} µs of CPU at the start${m.referenceRsaVerifyUs.end !== undefined ? `, ${m.referenceRsaVerifyUs.end} µs at the end` : ""}; this shared virtual machine has measured it at 30 to 50 µs within minutes, and CPU-time figures move with it.`
         : "") +
       (m.serverLaunch
-        ? ` The server was launched with${m.serverLaunch.nodeArgs ? ` node flags \`${m.serverLaunch.nodeArgs}\`` : ""}${m.serverLaunch.nodeArgs && m.serverLaunch.glibcTunables ? " and" : ""}${m.serverLaunch.glibcTunables ? ` \`GLIBC_TUNABLES=${m.serverLaunch.glibcTunables}\`` : ""} (not the defaults).`
-        : " The server was launched with the defaults (no node flags, glibc's default allocator settings)."),
+        ? ` The server was launched with${m.serverLaunch.nodeArgs ? ` node flags \`${m.serverLaunch.nodeArgs}\`` : ""}${m.serverLaunch.nodeArgs && m.serverLaunch.glibcTunables ? " and" : ""}${m.serverLaunch.glibcTunables ? ` \`GLIBC_TUNABLES=${m.serverLaunch.glibcTunables}\`` : ""}.`
+        : " The server was launched with no node flags and glibc's default allocator settings."),
   );
   out.push("");
 
