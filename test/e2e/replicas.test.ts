@@ -159,7 +159,7 @@ pgDescribe("three replicas on one database [postgres]", () => {
     const profile = await api("POST", "/api/v1/enrollment-profiles", { name: "replicas" });
     const file = new Uint8Array(await (await fetch(`${(profile.json.links as { enroll: string }).enroll}`)).arrayBuffer());
     let k = 0;
-    for (let i = 0; i < 24; i++) devices.push(VirtualDevice.create({ platform: i % 3 === 0 ? "macOS" : "iOS", seed: `replica-${i}` }, { keyProvider: async () => keys[k++ % keys.length]!, historySize: 0 }));
+    for (let i = 0; i < 24; i++) devices.push(VirtualDevice.create({ platform: i % 3 === 0 ? "macOS" : "iOS", seed: `replica-${i}` }, { keyProvider: async () => keys[k++ % keys.length]!, historySize: 20 }));
     for (let i = 0; i < devices.length; i += 6) await Promise.all(devices.slice(i, i + 6).map((d) => d.enroll(file)));
 
     const cmd = await api("POST", "/api/v1/commands", { targets: devices.map((d) => d.udid), requestType: "DeviceInformation", params: { Queries: ["SerialNumber"] } });
@@ -193,11 +193,12 @@ pgDescribe("three replicas on one database [postgres]", () => {
         return got;
       }),
     );
-    const received = (await round).flat().filter((u) => u === uuid);
+    await round;
     expect(victim.alive).toBe(false);
-    // Delivered at least once to everyone (twice only for a command in flight at the kill).
-    expect(new Set(devices.map((d) => d.udid)).size).toBe(devices.length);
-    expect(received.length).toBeGreaterThanOrEqual(devices.length);
+    // Delivered at least once to everyone (twice only for a command in flight at the kill). Counted from what each
+    // device executed, not from what its connect returned: a connect whose last answer died with the replica throws
+    // after the device has already run the command and its result may already be stored.
+    for (const d of devices) expect(d.mdm.processed.filter((p) => p.commandUuid === uuid).length, d.udid).toBeGreaterThanOrEqual(1);
     // A device whose answer was lost with the replica gets the command again at its next Idle.
     for (const d of devices) await connectWithRetry(d);
     const status = await api("GET", `/api/v1/commands/${uuid}`);
