@@ -22,7 +22,8 @@ export type VerifyKey = KeyObject | { key: JsonWebKey; format: "jwk" } | { key: 
  */
 export class ParsedCertificate {
   private key: KeyObject | undefined;
-  private readonly jwk: JsonWebKey | undefined;
+  /** Until the key is imported: the JWK a one-off check imports from (dropped once a KeyObject exists). */
+  private jwk: JsonWebKey | undefined;
 
   constructor(
     readonly der: Uint8Array,
@@ -35,7 +36,11 @@ export class ParsedCertificate {
   }
 
   get publicKey(): KeyObject {
-    return (this.key ??= importKey(this.facts.spki));
+    if (this.key === undefined) {
+      this.key = importKey(this.facts.spki);
+      this.jwk = undefined;
+    }
+    return this.key;
   }
 
   /** "rsa", "ec", … as node names them. */
