@@ -5,10 +5,12 @@ import { parentPort, workerData } from "node:worker_threads";
 import { ApnsClient, type ApnsClientOptions, type PushIdentity } from "./apns-client.ts";
 import type { ApnsResult } from "./apns-response.ts";
 import type { ToWorker, WorkerResults } from "./apns-worker-messages.ts";
+import { installLeanAsyncBind } from "./lean-async-bind.ts";
 
 const port = parentPort;
 if (!port) throw new Error("apns-worker runs as a worker thread");
 
+installLeanAsyncBind();
 const client = new ApnsClient(workerData as ApnsClientOptions);
 const identities = new Map<string, PushIdentity>();
 let seqs: number[] = [];
