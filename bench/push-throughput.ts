@@ -2,15 +2,18 @@
 // with a client certificate), the endpoint in a child process so client and server each have a core.
 // Prints JSON (and a markdown line): pushes/s, elapsed, latency percentiles, client memory.
 //   node bin/run-ts.js bench/push-throughput.ts [--count 100000] [--threads 2] [--connections 1] [--streams 1000] [--window 20000]
-// --threads: push worker threads, as the server runs them (ORCHARD_PUSH_THREADS); 0 sends on the main thread.
+// --threads: push worker threads (default: the server's default for this machine, see ORCHARD_PUSH_THREADS); 0 sends
+// on the main thread.
 // ORCHARD_BENCH_ENDPOINT_NODE_ARGS: node flags for the endpoint process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { fork } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ApnsClient } from "../src/push/apns-client.ts";
 import type { ApnsTransport } from "../src/push/apns-transport.ts";
 import { ApnsWorkerPool } from "../src/push/apns-worker-pool.ts";
 import { certificateFingerprint, pemToDer } from "../src/pki/pem.ts";
+import { defaultPushThreads } from "../src/config.ts";
 
 interface Ready {
   url: string;
@@ -36,7 +39,7 @@ async function endpointProcess(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { count: { type: "string", default: "100000" }, threads: { type: "string", default: "2" }, connections: { type: "string", default: "1" }, streams: { type: "string", default: "1000" }, window: { type: "string", default: "20000" }, json: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { count: { type: "string", default: "100000" }, threads: { type: "string", default: String(defaultPushThreads(availableParallelism())) }, connections: { type: "string", default: "1" }, streams: { type: "string", default: "1000" }, window: { type: "string", default: "20000" }, json: { type: "boolean", default: false } } });
   const count = Number(values.count);
   const window = Number(values.window);
   // Through bin/run-ts.js, which registers the TypeScript loader in the child too.

@@ -141,7 +141,7 @@ export function renderMarkdown(r: BenchReport): string {
   if (p) {
     out.push("## Push");
     out.push("");
-    out.push(`From \`bench/push-throughput.ts\`: Orchard's APNs client sends MDM pushes over HTTP/2 + TLS (client certificate) to the local APNs endpoint running in another process, ${p.threads ? `from ${p.threads} push worker threads as the server does (ORCHARD_PUSH_THREADS)` : "from the main thread"}. Sender and endpoint share the machine's cores.`);
+    out.push(`From \`bench/push-throughput.ts\`: Orchard's APNs client sends MDM pushes over HTTP/2 + TLS (client certificate) to the local APNs endpoint running in another process, ${p.threads ? `from ${p.threads} push worker thread${p.threads === 1 ? "" : "s"}, the server's default on this machine (ORCHARD_PUSH_THREADS)` : "from the main thread"}. Sender and endpoint share the machine's cores.`);
     out.push("");
     out.push(table(["pushes", "failed", "seconds", "pushes/s", "p50 ms", "p99 ms", "sender CPU s", "endpoint CPU s", "sender RSS MB"], [[n(p.pushes), n(p.failed), n(p.seconds), verdict(push), n(p.latencyMs.p50), n(p.latencyMs.p99), n(p.clientCpuSeconds), p.endpointCpuSeconds === undefined ? "—" : n(p.endpointCpuSeconds), `${n(p.clientRssMb.before)} → ${n(p.clientRssMb.after)}`]]));
     out.push("");
