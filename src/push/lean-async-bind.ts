@@ -15,7 +15,8 @@ export function installLeanAsyncBind(): boolean {
     if (typeof fn !== "function") throw new TypeError(`The "fn" argument must be of type function. Received ${typeof fn}`);
     if (thisArg !== undefined) return this.runInAsyncScope.bind(this, fn, thisArg);
     const run = this.runInAsyncScope.bind(this);
-    return function bound(this: unknown, ...args: unknown[]) {
+    // Anonymous: under tsx a named function expression is renamed through a helper each time it is created.
+    return function (this: unknown, ...args: unknown[]) {
       return run(fn, this, ...args);
     };
   };
