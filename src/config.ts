@@ -3,6 +3,7 @@
 // Environment variables override the file; a bad value stops start-up with one line naming the key.
 import { readFileSync } from "node:fs";
 import { availableParallelism, hostname } from "node:os";
+import { resolve } from "node:path";
 
 /**
  * Push worker threads for a machine with `cores` cores: one core's worth stays with the main thread, which serves the
@@ -12,7 +13,6 @@ import { availableParallelism, hostname } from "node:os";
 export function defaultPushThreads(cores: number): number {
   return Math.max(0, Math.min(2, cores - 1));
 }
-import { resolve } from "node:path";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
