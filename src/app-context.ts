@@ -13,7 +13,7 @@ import type { CheckinService } from "./mdm/checkin.ts";
 import type { ConnectService } from "./mdm/connect.ts";
 import type { CommandService } from "./mdm/commands.ts";
 import type { IdentityBinding } from "./mdm/identity-binding.ts";
-import type { DeviceCertificateVerifier } from "./http/mdm-routes.ts";
+import type { DeviceCertificateVerifier } from "./http/mdm-device-request.ts";
 import type { WebhookService } from "./events/webhooks.ts";
 import type { JobRunner } from "./jobs/runner.ts";
 import type { EnrollmentProfileService } from "./manage/enrollment-profiles/enrollment-profiles.ts";

@@ -1,14 +1,15 @@
 // Builds the fastify application: one instance serves devices (/mdm, /scep, /enroll), admins (/api/v1)
 // and operators (/healthz, /readyz, /metrics). Listening (HTTPS, plain HTTP) is server.ts's business.
 import { randomUUID } from "node:crypto";
-import type { ServerOptions as HttpsServerOptions } from "node:https";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from "node:https";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../app-context.ts";
 import { handleError, errorBody } from "./errors.ts";
-import { installRequestMetrics } from "./request-metrics.ts";
+import { installRequestMetrics, requestRecorder } from "./request-metrics.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { installApiAuth } from "./api/auth.ts";
 import { ErrorResponse } from "./api/schemas.ts";
@@ -17,6 +18,8 @@ import { auditRoutes } from "./api/audit-routes.ts";
 import { commandsRoutes } from "./api/commands-routes.ts";
 import { enrollmentsRoutes } from "./api/enrollments-routes.ts";
 import { mdmRoutes } from "./mdm-routes.ts";
+import { deviceRequestHandler } from "./mdm-device-request.ts";
+import { mdmFastPath } from "./mdm-fast-path.ts";
 import { webhooksRoutes } from "./api/webhooks-routes.ts";
 import { enrollmentProfilesRoutes } from "./api/enrollment-profiles-routes.ts";
 import { enrollRoutes } from "./enroll-routes.ts";
@@ -35,7 +38,30 @@ export interface HttpAppOptions {
   publicModules?: RouteModule[];
 }
 
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+const listeners = new WeakMap<FastifyInstance, RequestListener>();
+
+/** What the app's own server runs for each request: for further servers (plain HTTP) to run the same. */
+export function requestListenerOf(app: FastifyInstance): RequestListener {
+  const listener = listeners.get(app);
+  if (listener === undefined) throw new Error("not an app built by buildHttpApp");
+  return listener;
+}
+
 export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}): Promise<FastifyInstance> {
+  const record = requestRecorder(ctx.metrics);
+  const handleDevice = deviceRequestHandler({
+    checkin: ctx.mdm.checkin,
+    connect: ctx.mdm.connect,
+    verifier: ctx.mdm.verifier,
+    ...(ctx.config.certHeader ? { certHeader: ctx.config.certHeader.toLowerCase() } : {}),
+    metrics: ctx.metrics,
+  });
+  let closing = false;
+  const fastPath = mdmFastPath({ handle: handleDevice, bodyLimit: ctx.config.mdmBodyLimit, record, logger: ctx.logger, closing: () => closing });
+  let listener: RequestListener | undefined;
+
   const app = Fastify({
     loggerInstance: ctx.logger,
     requestIdHeader: "x-request-id",
@@ -43,14 +69,29 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
     bodyLimit: ctx.config.apiBodyLimit,
     return503OnClosing: true,
     forceCloseConnections: "idle",
-    ...(options.https ? { https: options.https } : {}),
+    // Device requests are taken before fastify (mdm-fast-path.ts); the timeouts are fastify's defaults.
+    serverFactory: (fastifyHandler: RequestListener) => {
+      listener = (req, res) => {
+        if (!fastPath(req, res)) fastifyHandler(req, res);
+      };
+      const server = options.https ? createHttpsServer(options.https, listener) : createHttpServer(listener);
+      server.keepAliveTimeout = 72_000;
+      server.requestTimeout = 0;
+      server.setTimeout(0);
+      return server;
+    },
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
+  listeners.set(app, listener!);
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
 
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send(errorBody("not_found", `no route for ${req.method} ${req.url.split("?")[0]}`));
   });
-  installRequestMetrics(app, ctx.metrics);
+  installRequestMetrics(app, record);
   app.addSchema(ErrorResponse);
 
   await app.register(swagger, {
@@ -65,17 +106,7 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
   await app.register(swaggerUi, { routePrefix: "/api/docs" });
 
   await app.register(healthRoutes(ctx));
-  await app.register(
-    mdmRoutes({
-      checkin: ctx.mdm.checkin,
-      connect: ctx.mdm.connect,
-      verifier: ctx.mdm.verifier,
-      bodyLimit: ctx.config.mdmBodyLimit,
-      ...(ctx.config.certHeader ? { certHeader: ctx.config.certHeader.toLowerCase() } : {}),
-      metrics: ctx.metrics,
-      logger: ctx.logger,
-    }),
-  );
+  await app.register(mdmRoutes(handleDevice, ctx.config.mdmBodyLimit, ctx.logger));
   await app.register(enrollRoutes(ctx.enrollmentProfiles));
   await app.register(scepRoutes({ issuance: ctx.scep, ca: () => ctx.credentials.ca, ra: () => ctx.credentials.scepRa, bodyLimit: 256 * 1024, metrics: ctx.metrics }));
   for (const mod of options.publicModules ?? []) await app.register(mod);

@@ -3,7 +3,7 @@
 // verifier in src/pki/mdm-signature.ts.
 import { createMdmSignatureVerifier } from "../pki/mdm-signature.ts";
 import { parseClientCertificateHeader } from "../pki/mdm-signature-cert-header.ts";
-import type { DeviceCertificateVerifier, IdentityResult } from "../http/mdm-routes.ts";
+import type { DeviceCertificateVerifier, IdentityResult } from "../http/mdm-device-request.ts";
 
 export function createDeviceCertificateVerifier(trustedCaDers: Uint8Array[], cacheSize?: number): DeviceCertificateVerifier {
   const v = createMdmSignatureVerifier({ trustedCaDers, ...(cacheSize ? { cacheSize } : {}) });

@@ -1,14 +1,16 @@
 // The MDM engine through its HTTP interface: check-ins and connects signed with Mdm-Signature, commands
 // queued through the admin API, on SQLite and PostgreSQL. Messages are built here byte by byte so that
-// every protocol edge (bad plists, foreign certificates, unknown commands) can be exercised exactly.
-import { createServer, type Server } from "node:http";
+// every protocol edge (bad plists, foreign certificates, unknown commands) can be exercised exactly. Device
+// requests go over a real socket, through the listener `orchard serve` runs (mdm-fast-path.ts first);
+// admin requests use fastify's inject.
+import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { describeEachDatabase } from "../databases.ts";
 import { buildTestContext, type TestContext } from "../context.ts";
-import { buildHttpApp } from "../../src/http/app.ts";
+import { buildHttpApp, requestListenerOf } from "../../src/http/app.ts";
 import { buildPlist, parsePlist, type PlistDict, type PlistInput } from "../../src/wire/plist.ts";
 import { signCms } from "../../src/pki/cms-signed-data.ts";
 import { issueDeviceCertificate, type SigningIdentity } from "../../src/pki/issue.ts";
@@ -22,19 +24,57 @@ interface TestDevice {
   identity: SigningIdentity;
 }
 
+interface DeviceResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  rawPayload: Buffer;
+}
+
+/** One request over a fresh connection; `chunked` sends the body without a Content-Length. */
+function send(port: number, method: string, path: string, headers: Record<string, string>, payload: string | Uint8Array, chunked = false): Promise<DeviceResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, method, path, headers: chunked ? headers : { ...headers, "content-length": String(Buffer.byteLength(payload)) }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const rawPayload = Buffer.concat(chunks);
+        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: rawPayload.toString("utf8"), rawPayload });
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    if (chunked) {
+      // Several writes: node sends them as chunks, with no length announced up front.
+      const bytes = Buffer.from(payload);
+      for (let i = 0; i < bytes.length; i += 64 * 1024) req.write(bytes.subarray(i, i + 64 * 1024));
+      req.end();
+    } else req.end(payload);
+  });
+}
+
 describeEachDatabase("MDM engine over HTTP", (database) => {
   let t: TestContext;
   let app: FastifyInstance;
   let auth: { authorization: string };
+  let devicePort: number;
+  let deviceServer: Server;
   const events: Array<{ event: string; payload: unknown }> = [];
+  const deviceRequest = (path: string, headers: Record<string, string>, payload: string | Uint8Array) => send(devicePort, "PUT", path, headers, payload);
 
   beforeAll(async () => {
     t = await buildTestContext(database);
     app = await buildHttpApp(t.ctx);
+    await app.ready();
+    deviceServer = createServer(requestListenerOf(app));
+    await new Promise<void>((resolve) => deviceServer.listen(0, "127.0.0.1", resolve));
+    devicePort = (deviceServer.address() as AddressInfo).port;
     auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin")).token}` };
     t.ctx.events.onAny((event, payload) => void events.push({ event, payload }));
   });
   afterAll(async () => {
+    deviceServer.closeAllConnections();
+    await new Promise((resolve) => deviceServer.close(resolve));
     await app.close();
     await t.cleanup();
   });
@@ -64,7 +104,7 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     const sent = opts.tamper ? Buffer.from(body.toString("utf8").replace("</dict>", "<key>X</key><string>y</string></dict>")) : body;
     const headers: Record<string, string> = { "mdm-signature": sig };
     if (opts.contentType) headers["content-type"] = opts.contentType;
-    return app.inject({ method: "PUT", url: path, headers, payload: sent });
+    return deviceRequest(path, headers, sent);
   }
 
   const checkin = (d: TestDevice, msg: PlistDict, opts: { signWith?: TestDevice; tamper?: boolean; digest?: "sha1" | "sha256" } = {}) =>
@@ -243,14 +283,14 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     expect(hijack.statusCode).toBe(401);
     expect(hijack.body).toContain("bound to another enrollment");
     // Unsigned requests prove nothing.
-    expect((await app.inject({ method: "PUT", url: "/mdm/connect", payload: buildPlist({ UDID: d.udid, Status: "Idle" }) })).statusCode).toBe(401);
+    expect((await deviceRequest("/mdm/connect", {}, buildPlist({ UDID: d.udid, Status: "Idle" }))).statusCode).toBe(401);
   });
 
   it("refuses bad input with a clear 4xx that changes nothing", async () => {
     const d = await newDevice();
     await enroll(d);
     const c = (await queue([d.udid], "ProfileList")).json();
-    const garbage = await app.inject({ method: "PUT", url: "/mdm/checkin", headers: { "mdm-signature": signed(d, Buffer.from("<plist><dict><key>")) }, payload: "<plist><dict><key>" });
+    const garbage = await deviceRequest("/mdm/checkin", { "mdm-signature": signed(d, Buffer.from("<plist><dict><key>")) }, "<plist><dict><key>");
     expect(garbage.statusCode).toBe(400);
     expect(garbage.body).toContain("malformed plist");
     const unknownType = await checkin(d, { MessageType: "Teleport" });
@@ -268,8 +308,12 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     expect(badStatus.statusCode).toBe(400);
     // Nothing changed: the command is still there to be delivered.
     expect(commandOf((await connect(d, { Status: "Idle" })).body).uuid).toBe(c.commandUuid);
-    const tooBig = await app.inject({ method: "PUT", url: "/mdm/connect", payload: Buffer.alloc(t.ctx.config.mdmBodyLimit + 1) });
+    const tooBig = await deviceRequest("/mdm/connect", {}, Buffer.alloc(t.ctx.config.mdmBodyLimit + 1));
     expect(tooBig.statusCode).toBe(413);
+    expect(JSON.parse(tooBig.body).error.code).toBe("payload_too_large");
+    // Without a Content-Length the limit holds as the body arrives.
+    const tooBigChunked = await send(devicePort, "PUT", "/mdm/connect", {}, Buffer.alloc(t.ctx.config.mdmBodyLimit + 1), true);
+    expect(tooBigChunked.statusCode).toBe(413);
   });
 
   it("refuses commands the target cannot execute: access rights, unknown commands, bad parameters, unknown targets", async () => {
@@ -288,6 +332,39 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     expect(unknown.statusCode).toBe(404);
     // Nothing was queued by any of these.
     expect((await connect(d, { Status: "Idle" })).body).toBe("");
+  });
+
+  it("serves device routes on the socket as fastify would: other methods, query strings, metrics, unexpected errors", async () => {
+    const d = await newDevice();
+    await enroll(d);
+    const metric = async (line: string) => {
+      const text = (await app.inject("/metrics")).body;
+      return Number(text.split("\n").find((l) => l.startsWith(line))?.slice(line.length + 1) ?? 0);
+    };
+    const okLine = 'orchard_http_requests_total{method="PUT",route="/mdm/connect",status="200"}';
+    const before = await metric(okLine);
+    const body = Buffer.from(buildPlist({ UDID: d.udid, Status: "Idle" }));
+    // A ServerURL with a query string is the same route.
+    const withQuery = await deviceRequest("/mdm/connect?tenant=a", { "mdm-signature": signed(d, body) }, body);
+    expect(withQuery.statusCode).toBe(200);
+    expect(withQuery.body).toBe("");
+    expect(await metric(okLine)).toBe(before + 1);
+    // Not a device route: fastify answers.
+    const get = await send(devicePort, "GET", "/mdm/connect", {}, "");
+    expect(get.statusCode).toBe(404);
+    expect(JSON.parse(get.body).error.code).toBe("not_found");
+    // A failure below the HTTP layer: 500, logged, with nothing of the failure in the answer.
+    const handle = t.ctx.mdm.connect.handle.bind(t.ctx.mdm.connect);
+    t.ctx.mdm.connect.handle = () => Promise.reject(new Error("relation secret_table does not exist"));
+    try {
+      const failed = await deviceRequest("/mdm/connect", { "mdm-signature": signed(d, body) }, body);
+      expect(failed.statusCode).toBe(500);
+      expect(JSON.parse(failed.body)).toEqual({ error: { code: "internal_error", message: "internal server error" } });
+      expect(await metric('orchard_http_requests_total{method="PUT",route="/mdm/connect",status="500"}')).toBeGreaterThanOrEqual(1);
+    } finally {
+      t.ctx.mdm.connect.handle = handle;
+    }
+    expect((await deviceRequest("/mdm/connect", { "mdm-signature": signed(d, body) }, body)).statusCode).toBe(200);
   });
 
   it("takes a raw command plist", async () => {
