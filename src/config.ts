@@ -40,6 +40,7 @@ export interface OrchardConfig {
   userAuthenticate: "decline" | "empty-challenge";
   resultRetentionDays: number;
   certCacheSize: number;
+  memoryTrimSeconds: number;
   apnsUrl: string | undefined;
   apnsCaFile: string | undefined;
   apnsExpirationSeconds: number;
@@ -173,6 +174,13 @@ export const SETTINGS = [
     description: "Device certificates kept parsed in memory (~3 KB each); beyond it a connect re-imports the key (~0.05 ms)",
     parse: positiveInt,
     fallback: () => 10_000,
+  }),
+  setting({
+    key: "memoryTrimSeconds",
+    env: "ORCHARD_MEMORY_TRIM_SECONDS",
+    description: "How often to check whether memory freed since the last check should be given back to the system (malloc_trim; needs the native helper), seconds; 0 never",
+    parse: nonNegativeInt,
+    fallback: () => 5,
   }),
   setting({ key: "resultRetentionDays", env: "ORCHARD_RESULT_RETENTION_DAYS", description: "How long command results are kept, days", parse: positiveInt, fallback: () => 30 }),
   setting({ key: "apnsUrl", env: "ORCHARD_APNS_URL", description: "Override of the APNs gateway base URL", parse: optionalUrl(["https:", "http:"]), fallback: () => undefined }),

@@ -12,6 +12,7 @@ import { buildContext } from "./context.ts";
 import { MAINTENANCE_SCHEDULES, startSchedules } from "../jobs/schedules.ts";
 import { ensureAdminToken } from "./first-start.ts";
 import { startPushRuntime, type PushRuntime } from "../push/push-runtime.ts";
+import { startMemoryTrimmer } from "./memory-trim.ts";
 
 export interface RunningServer {
   ctx: AppContext;
@@ -58,6 +59,8 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
   ctx.jobs.start();
   const push = await startPushRuntime(ctx, logger, { apnsDev: options.apnsDev ?? config.apnsDev });
   const stopSchedules = startSchedules(ctx.store, MAINTENANCE_SCHEDULES, (err) => logger.error({ err }, "could not schedule maintenance"));
+  const trimmer =
+    config.memoryTrimSeconds > 0 ? startMemoryTrimmer({ intervalMs: config.memoryTrimSeconds * 1000, growthBytes: 16 * 2 ** 20, metrics: ctx.metrics, logger }) : undefined;
 
   let plain: Server | undefined;
   let httpPort: number | undefined;
@@ -86,6 +89,7 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
       await app.close();
       await push.stop();
       stopSchedules();
+      trimmer?.stop();
       await ctx.jobs.stop();
       await ctx.events.drain();
       await ctx.store.close();
