@@ -28,6 +28,12 @@ export class LruCache<K, V> {
     }
   }
 
+  /** The least recently used value, without making it recent. */
+  coldest(): V | undefined {
+    const first = this.map.values().next();
+    return first.done ? undefined : first.value;
+  }
+
   get size(): number {
     return this.map.size;
   }

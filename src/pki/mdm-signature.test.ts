@@ -311,31 +311,45 @@ describe("the certificate cache", () => {
     expect(v.stats().hits).toBeGreaterThanOrEqual(1);
   });
 
-  it("is bounded, and once full admits a certificate on its second miss", () => {
-    const v = verifier(undefined, 2);
+  it("is bounded, and once full replaces only an entry unused for 15 minutes", () => {
+    let clock = new Date();
+    const v = verifier(() => clock, 2);
     for (const [pem, key] of [["device.pem", "device.key"], ["noeku.pem", "device.key"], ["ec-device.pem", "ec.key"]] as const) {
       expect(v.verify(cmsSign(`b-${pem}.der`, pem, key), BODY).ok).toBe(true);
     }
     // The third was checked with a one-off key and not cached: the cache was full.
     expect(v.stats()).toMatchObject({ cached: 2, chainChecks: 3, misses: 3, hits: 0 });
-    // Its second miss admits it (evicting the coldest, device.pem); its trust verdict is remembered, so no path
-    // is built again.
+    // Again, within 15 minutes: still a one-off (the cache does not churn), and its trust verdict is
+    // remembered, so no path is built again.
     const ec = cmsSign("b-ec-again.der", "ec-device.pem", "ec.key");
     expect(v.verify(ec, BODY).ok).toBe(true);
     expect(v.stats()).toMatchObject({ cached: 2, chainChecks: 3, misses: 4, hits: 0 });
+    // noeku.pem is used again; device.pem stays unused for 15 minutes and is replaced by the next miss.
+    clock = new Date(clock.getTime() + 10 * 60_000);
+    expect(v.verify(cmsSign("b-noeku-again.der", "noeku.pem", "device.key"), BODY).ok).toBe(true);
+    expect(v.stats()).toMatchObject({ hits: 1 });
+    clock = new Date(clock.getTime() + 5 * 60_000 + 1);
     expect(v.verify(ec, BODY).ok).toBe(true);
-    expect(v.stats()).toMatchObject({ misses: 4, hits: 1 });
+    expect(v.stats()).toMatchObject({ cached: 2, chainChecks: 3, misses: 5, hits: 1 });
+    expect(v.verify(ec, BODY).ok).toBe(true);
+    expect(v.stats()).toMatchObject({ misses: 5, hits: 2 });
+    // noeku.pem (used 5 minutes ago) is still cached; device.pem is not.
+    expect(v.verify(cmsSign("b-noeku-3.der", "noeku.pem", "device.key"), BODY).ok).toBe(true);
+    expect(v.stats()).toMatchObject({ misses: 5, hits: 3 });
     expect(v.verify(cmsSign("b-again.der", "device.pem", "device.key"), BODY).ok).toBe(true);
-    expect(v.stats()).toMatchObject({ cached: 2, chainChecks: 3, misses: 5 });
+    expect(v.stats()).toMatchObject({ cached: 2, chainChecks: 3, misses: 6 });
   });
 
   it("bounds the verdict cache too: a certificate evicted from both has its path built again", () => {
-    const v = createMdmSignatureVerifier({ trustedCaDers: [der("ca.pem")], cacheSize: 1, verdictCacheSize: 1 });
+    let clock = new Date();
+    const v = createMdmSignatureVerifier({ trustedCaDers: [der("ca.pem")], cacheSize: 1, verdictCacheSize: 1, now: () => clock });
     expect(v.verify(cmsSign("c1.der", "device.pem", "device.key"), BODY).ok).toBe(true);
+    clock = new Date(clock.getTime() + 16 * 60_000);
     const noeku = cmsSign("c2.der", "noeku.pem", "device.key");
+    expect(v.verify(noeku, BODY).ok).toBe(true); // in device.pem's place, which was idle
     expect(v.verify(noeku, BODY).ok).toBe(true);
-    expect(v.verify(noeku, BODY).ok).toBe(true); // second miss: cached in device.pem's place
-    expect(v.stats().chainChecks).toBe(2);
+    expect(v.stats()).toMatchObject({ chainChecks: 2, hits: 1 });
+    clock = new Date(clock.getTime() + 16 * 60_000);
     expect(v.verify(cmsSign("c3.der", "device.pem", "device.key"), BODY).ok).toBe(true);
     expect(v.stats().chainChecks).toBe(3);
   });
