@@ -171,9 +171,9 @@ export const SETTINGS = [
   setting({
     key: "certCacheSize",
     env: "ORCHARD_CERT_CACHE_SIZE",
-    description: "Device certificates kept parsed in memory (~3 KB each); beyond it a connect re-imports the key (~0.05 ms)",
+    description: "Device certificates kept parsed, with their imported keys, in memory (~6 KB each); beyond it a connect imports the key again (RSA-2048 ~0.03 ms, P-256 ~0.13 ms)",
     parse: positiveInt,
-    fallback: () => 10_000,
+    fallback: () => 5_000,
   }),
   setting({
     key: "memoryTrimSeconds",

@@ -1,7 +1,7 @@
 // The facts of the machine a run was made on, recorded with the results so figures can be compared fairly.
 import { execFileSync } from "node:child_process";
 import { cpus, freemem, loadavg, release, totalmem } from "node:os";
-import { serverGlibcTunables } from "./server-process.ts";
+import { serverGlibcTunables, serverNodeArgs } from "./server-process.ts";
 
 export interface MachineFacts {
   cores: number;
@@ -48,7 +48,7 @@ export function machineFacts(): MachineFacts {
     kernel: release(),
     loadAverageAtStart: currentLoadAverage(),
   };
-  const nodeArgs = process.env.ORCHARD_BENCH_SERVER_NODE_ARGS?.trim();
+  const nodeArgs = serverNodeArgs().join(" ");
   const glibcTunables = serverGlibcTunables().trim();
   if (nodeArgs || glibcTunables) facts.serverLaunch = { ...(nodeArgs ? { nodeArgs } : {}), ...(glibcTunables ? { glibcTunables } : {}) };
   try {

@@ -78,9 +78,18 @@ export function serverGlibcTunables(): string {
   return process.env.GLIBC_TUNABLES ?? PRODUCTION_GLIBC_TUNABLES;
 }
 
-/** ORCHARD_BENCH_SERVER_NODE_ARGS: extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
-function envNodeArgs(): string[] {
-  return (process.env.ORCHARD_BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+/**
+ * The node flags the deployment guide gives production (docs/deployment.md, "Memory"): a sized V8 heap. Without
+ * it, on a machine with plenty of memory, V8 lets its heap grow to several times what is live before collecting.
+ */
+export const PRODUCTION_NODE_ARGS = ["--max-old-space-size=512"];
+
+/**
+ * The production flags, then ORCHARD_BENCH_SERVER_NODE_ARGS: extra node flags for the server, e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" (a later --max-old-space-size wins).
+ */
+export function serverNodeArgs(): string[] {
+  return [...PRODUCTION_NODE_ARGS, ...(process.env.ORCHARD_BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
 }
 
 /** Compiles the server as `npm run build` does and returns its entry point. */
@@ -96,7 +105,7 @@ export async function startBenchServer(opts: StartOptions = {}): Promise<BenchSe
   const dataDir = mkdtempSync(join(tmpdir(), "orchard-bench-"));
   const [httpPort, httpsPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${httpPort}`;
-  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? envNodeArgs()), opts.entry ?? resolve("bin/orchard.js"), "serve"], {
+  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? serverNodeArgs()), opts.entry ?? resolve("bin/orchard.js"), "serve"], {
     env: {
       ...process.env,
       GLIBC_TUNABLES: serverGlibcTunables(),

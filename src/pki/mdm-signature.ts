@@ -54,7 +54,7 @@ export interface MdmSignatureVerifierOptions {
   trustedCaDers: readonly Uint8Array[];
   /** The clock; injectable for tests. */
   now?: () => Date;
-  /** Parsed certificates remembered (default 10,000). */
+  /** Parsed certificates remembered (default 5,000). */
   cacheSize?: number;
   /**
    * Trust verdicts remembered, by fingerprint (default 250,000: a whole fleet). A verdict is a few dozen bytes,
@@ -133,7 +133,7 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
   const clock = options.now;
   const nowMs = clock === undefined ? Date.now : () => clock().getTime();
   const maxIntermediates = options.maxIntermediates ?? 4;
-  const cache = new LruCache<string, CertEntry>(options.cacheSize ?? 10_000);
+  const cache = new LruCache<string, CertEntry>(options.cacheSize ?? 5_000);
   const verdicts = new LruCache<string, { notBefore: number; notAfter: number }>(options.verdictCacheSize ?? 250_000);
   // A bad trust anchor is a configuration error: say so at startup rather than refuse every device later.
   const anchors = options.trustedCaDers.map((der, i) => {
