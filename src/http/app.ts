@@ -1,5 +1,6 @@
 // Builds the fastify application: one instance serves devices (/mdm, /scep, /enroll), admins (/api/v1)
-// and operators (/healthz, /readyz, /metrics). Listening (HTTPS, plain HTTP) is server.ts's business.
+// and operators (/healthz, /readyz, /metrics). On its sockets, PUT /mdm/checkin and /mdm/connect are taken
+// before fastify by mdm-fast-path.ts. Listening (HTTPS, plain HTTP) is serve.ts's business.
 import { randomUUID } from "node:crypto";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from "node:https";
