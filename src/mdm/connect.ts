@@ -10,13 +10,13 @@ import type { DeviceIdentity, IdentityBinding } from "./identity-binding.ts";
 import type { MdmResponse } from "./checkin.ts";
 
 const RESULT_STATUS = { Acknowledged: "acknowledged", Error: "error", CommandFormatError: "commandformaterror" } as const;
-/** last_seen_at is written at most this often per enrollment and replica: a connect should not always be a write. */
+/**
+ * last_seen_at is written when it is at least this old: a connect should not always be a write. The gate read
+ * brings the stored value along, so no replica keeps a per-device map (memory that grows with the fleet).
+ */
 const LAST_SEEN_RESOLUTION_MS = 60_000;
-const LAST_SEEN_CACHE_MAX = 200_000;
 
 export class ConnectService {
-  private readonly lastSeenWritten = new Map<string, number>();
-
   constructor(
     private readonly store: Store,
     private readonly events: EventBus,
@@ -33,7 +33,7 @@ export class ConnectService {
       if (!verdict.ok) return { status: verdict.status, reason: verdict.reason };
     }
     const now = Date.now();
-    await this.noteSeen(channel.id, now);
+    if (gate.last_seen_at === null || now - gate.last_seen_at >= LAST_SEEN_RESOLUTION_MS) await hotPath(this.store).touchLastSeen(channel.id, now);
 
     if (report.Status !== "Idle") {
       const uuid = report.CommandUUID as string;
@@ -62,14 +62,6 @@ export class ConnectService {
     const next = await claimNext(this.store, channel.id, report.Status === "Idle", now);
     if (!next) return { status: 200 };
     return { status: 200, contentType: "application/xml", body: next.body };
-  }
-
-  private async noteSeen(id: string, now: number): Promise<void> {
-    const last = this.lastSeenWritten.get(id);
-    if (last !== undefined && now - last < LAST_SEEN_RESOLUTION_MS) return;
-    if (this.lastSeenWritten.size >= LAST_SEEN_CACHE_MAX) this.lastSeenWritten.clear();
-    this.lastSeenWritten.set(id, now);
-    await hotPath(this.store).touchLastSeen(id, now);
   }
 }
 

@@ -8,6 +8,7 @@ export interface Gate {
   status: string;
   cert_fingerprint: string | null;
   device_id: string;
+  last_seen_at: number | null;
 }
 
 export interface Candidate {
@@ -28,7 +29,7 @@ export interface HotPath {
 }
 
 export const HOT_PATH_SQL = {
-  gate: "SELECT status, cert_fingerprint, device_id FROM enrollments WHERE id = ?",
+  gate: "SELECT status, cert_fingerprint, device_id, last_seen_at FROM enrollments WHERE id = ?",
   next: (statuses: string) =>
     `SELECT q.command_uuid, q.deliveries, c.request_type, c.body FROM command_queue q JOIN commands c ON c.uuid = q.command_uuid ` +
     `WHERE q.enrollment_id = ? AND q.status IN (${statuses}) AND (q.expires_at IS NULL OR q.expires_at > ?) ` +

@@ -187,6 +187,24 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     expect(commandOf((await connect(d, { Status: "Idle" })).body).uuid).toBe(c.commandUuid);
   });
 
+  it("records when a device was last seen, writing it at most once a minute", async () => {
+    const d = await newDevice();
+    await enroll(d);
+    const setLastSeen = (at: number) => t.ctx.store.db.updateTable("enrollments").set({ last_seen_at: at }).where("id", "=", d.udid).execute();
+    const lastSeen = async () => Date.parse((await app.inject({ url: `/api/v1/enrollments/${d.udid}`, headers: auth })).json().lastSeenAt as string);
+
+    const stale = Date.now() - 120_000;
+    await setLastSeen(stale);
+    const before = Date.now();
+    expect((await connect(d, { Status: "Idle" })).statusCode).toBe(200);
+    expect(await lastSeen()).toBeGreaterThanOrEqual(before);
+
+    const recent = Date.now() - 30_000;
+    await setLastSeen(recent);
+    expect((await connect(d, { Status: "Idle" })).statusCode).toBe(200);
+    expect(await lastSeen()).toBe(recent);
+  });
+
   it("does not deliver expired or cancelled commands", async () => {
     const d = await newDevice();
     await enroll(d);
