@@ -354,6 +354,37 @@ describe("the certificate cache", () => {
     expect(v.stats().chainChecks).toBe(3);
   });
 
+  it("a remembered verdict keeps the path's window: a CA that expires first still ends it; a later-starting path is not remembered", () => {
+    const caExt = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"];
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "short.key", "-out", "short.pem", "-days", "30", "-subj", "/CN=Short CA", ...caExt);
+    issue("long-leaf", "device.csr", "short", "short", CLIENT_EXT); // 365 days, under a 30-day CA
+    issue("other-leaf", "ec.csr", "short", "short", CLIENT_EXT);
+    writeFileSync(file("short.cnf"), readFileSync(file("ca.cnf"), "utf8"));
+    openssl("ca", "-batch", "-config", "short.cnf", "-cert", "short.pem", "-keyfile", "short.key", "-in", "device.csr", "-out", "early-leaf.pem", "-startdate", "20200101000000Z", "-enddate", "20300101000000Z", "-extfile", "expired.ext", "-notext");
+    const long = cmsSign("v1.der", "long-leaf.pem", "device.key");
+    const other = cmsSign("v2.der", "other-leaf.pem", "ec.key");
+    const early = cmsSign("v3.der", "early-leaf.pem", "device.key");
+    const caEnd = new Date(new X509Certificate(readFileSync(file("short.pem"))).validTo).getTime();
+
+    let clock = new Date();
+    const v = createMdmSignatureVerifier({ trustedCaDers: [der("short.pem")], cacheSize: 1, now: () => clock });
+    expect(v.verify(long, BODY).ok).toBe(true);
+    clock = new Date(clock.getTime() + 16 * 60_000);
+    expect(v.verify(other, BODY).ok).toBe(true); // takes the parsed-cache place; the verdict on long-leaf stays
+    clock = new Date(caEnd + 1000);
+    expectFailure(v.verify(long, BODY), "certificate-expired");
+    expect(v.stats()).toMatchObject({ chainChecks: 2, misses: 3 });
+
+    clock = new Date();
+    const w = createMdmSignatureVerifier({ trustedCaDers: [der("short.pem")], cacheSize: 1, now: () => clock });
+    expect(w.verify(early, BODY).ok).toBe(true);
+    clock = new Date(clock.getTime() + 16 * 60_000);
+    expect(w.verify(other, BODY).ok).toBe(true);
+    clock = new Date(clock.getTime() + 16 * 60_000);
+    expect(w.verify(early, BODY).ok).toBe(true);
+    expect(w.stats()).toMatchObject({ chainChecks: 3, misses: 3 });
+  });
+
   it("refuses a wrong signature from a certificate checked with a one-off key", () => {
     const v = verifier(undefined, 1);
     expect(v.verify(cmsSign("d1.der", "device.pem", "device.key"), BODY).ok).toBe(true);

@@ -57,9 +57,9 @@ export interface MdmSignatureVerifierOptions {
   /** Parsed certificates remembered (default 5,000). */
   cacheSize?: number;
   /**
-   * Trust verdicts remembered, by fingerprint (default 250,000: a whole fleet). A verdict is a few dozen bytes,
-   * a parsed certificate a few kilobytes; with the verdict known, a certificate that fell out of the parsed cache
-   * costs a DER walk and a key import again (~40 µs), not a chain check (~250 µs).
+   * Trust verdicts remembered (default 250,000: a whole fleet). A verdict is ~90 bytes of heap, a parsed
+   * certificate a few kilobytes; with the verdict known, a certificate that fell out of the parsed cache costs
+   * a DER walk and a key import again (~40 µs), not a chain check (~250 µs).
    */
   verdictCacheSize?: number;
   /** Intermediate CAs allowed between a device certificate and a trusted CA (default 4). */
@@ -134,7 +134,12 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
   const nowMs = clock === undefined ? Date.now : () => clock().getTime();
   const maxIntermediates = options.maxIntermediates ?? 4;
   const cache = new LruCache<string, CertEntry>(options.cacheSize ?? 5_000);
-  const verdicts = new LruCache<string, { notBefore: number; notAfter: number }>(options.verdictCacheSize ?? 250_000);
+  // A verdict is kept small because there is one per device: the key is the fingerprint's first 128 bits as a
+  // 16-character binary string (32 bytes of heap, against 80 for the hex), the value the end of the path's
+  // validity window. Only paths that start being valid with the leaf are remembered (the usual case: a CA
+  // issues within its own validity), so the window's start is the leaf's notBefore and need not be stored.
+  const verdicts = new LruCache<string, number>(options.verdictCacheSize ?? 250_000);
+  const verdictKey = (fingerprint: string): string => Buffer.from(fingerprint.slice(0, 32), "hex").toString("latin1");
   // A bad trust anchor is a configuration error: say so at startup rather than refuse every device later.
   const anchors = options.trustedCaDers.map((der, i) => {
     try {
@@ -187,9 +192,9 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
     if (known !== undefined && (known.ok || known.reason !== "untrusted-certificate" || intermediateDers.length === 0)) return known;
     if (known === undefined) {
       // A path found once stays valid (anchors are fixed per verifier); only its window is re-checked per use.
-      const verdict = verdicts.get(entry.cert.fingerprint);
-      if (verdict !== undefined) {
-        entry.trust = { ok: true, notBefore: new Date(verdict.notBefore), notAfter: new Date(verdict.notAfter) };
+      const notAfter = verdicts.get(verdictKey(entry.cert.fingerprint));
+      if (notAfter !== undefined) {
+        entry.trust = { ok: true, notBefore: entry.cert.facts.notBefore, notAfter: new Date(notAfter) };
         return entry.trust;
       }
     }
@@ -203,7 +208,7 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
       }
     }
     const result = buildChain(entry.cert, intermediates, anchors, maxIntermediates);
-    if (result.ok) verdicts.set(entry.cert.fingerprint, { notBefore: result.notBefore.getTime(), notAfter: result.notAfter.getTime() });
+    if (result.ok && result.notBefore.getTime() === entry.cert.facts.notBefore.getTime()) verdicts.set(verdictKey(entry.cert.fingerprint), result.notAfter.getTime());
     // A path that failed with these intermediates may succeed with others: remember only what they cannot change.
     if (result.ok || result.reason !== "untrusted-certificate" || intermediateDers.length === 0 || known === undefined) entry.trust = result;
     return result;
