@@ -16,7 +16,7 @@ import { EnrollmentIdError } from "../mdm/enrollment-id.ts";
 import type { CheckinService, MdmResponse } from "../mdm/checkin.ts";
 import type { ConnectService } from "../mdm/connect.ts";
 import type { DeviceIdentity } from "../mdm/identity-binding.ts";
-import type { MetricsRegistry } from "../metrics/registry.ts";
+import { labelSet, type MetricsRegistry } from "../metrics/registry.ts";
 
 export const CHECKIN_CONTENT_TYPE = "application/x-apple-aspen-mdm-checkin";
 
@@ -67,6 +67,14 @@ export type DeviceRequestHandler = (endpoint: MdmEndpoint, req: DeviceRequest) =
 export function deviceRequestHandler(deps: MdmDeps): DeviceRequestHandler {
   const refused = deps.metrics.counter("orchard_mdm_refused_total", "Device requests refused, by endpoint and HTTP status.");
   const messages = deps.metrics.counter("orchard_mdm_messages_total", "Device messages handled, by MessageType or Status.");
+  // One label set per message type, built once: this counts every device request. Types are the schema's
+  // (decoding refused anything else), so the map stays small.
+  const typeLabels = new Map<string, Readonly<Record<string, string>>>();
+  const countMessage = (type: string) => {
+    let labels = typeLabels.get(type);
+    if (labels === undefined) typeLabels.set(type, (labels = labelSet({ type })));
+    messages.inc(labels);
+  };
 
   const refuse = (endpoint: MdmEndpoint, status: number, reason: string): DeviceAnswer => {
     refused.inc({ endpoint, status: String(status) });
@@ -90,11 +98,11 @@ export function deviceRequestHandler(deps: MdmDeps): DeviceRequestHandler {
     try {
       if (isCheckin) {
         const msg = decodeCheckinMessage(value);
-        messages.inc({ type: msg.MessageType });
+        countMessage(msg.MessageType);
         res = await deps.checkin.handle(msg, body, identity);
       } else {
         const report = decodeCommandReport(value);
-        messages.inc({ type: report.Status });
+        countMessage(report.Status);
         res = await deps.connect.handle(report, body, identity);
       }
     } catch (e) {
