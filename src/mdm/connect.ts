@@ -3,7 +3,7 @@
 import type { Store } from "../store/db.ts";
 import type { EventBus } from "../events/bus.ts";
 import { claimNext, completeDelivery, markNotNow, type ReportOutcome } from "../store/command-queue.ts";
-import { hotPath } from "../store/hot-path.ts";
+import { hotPath, type Gate } from "../store/hot-path.ts";
 import type { CommandReport } from "../wire/command-report.ts";
 import { resolveChannel } from "./enrollment-id.ts";
 import type { DeviceIdentity, IdentityBinding } from "./identity-binding.ts";
@@ -25,15 +25,18 @@ export class ConnectService {
 
   async handle(report: CommandReport, raw: Uint8Array, identity: DeviceIdentity): Promise<MdmResponse> {
     const channel = resolveChannel(report);
-    const gate = await hotPath(this.store).gate(channel.id);
+    const idle = report.Status === "Idle";
+    const now = Date.now();
+    const hp = hotPath(this.store);
+    // After Idle the gate also says whether anything is deliverable: most Idle connects then need no other statement.
+    const gate: (Gate & { queued?: boolean }) | undefined = idle ? await hp.idleGate(channel.id, now) : await hp.gate(channel.id);
     if (!gate) return { status: 401, reason: `unknown enrollment ${channel.id}` };
     if (gate.status === "checked_out") return { status: 401, reason: `enrollment ${channel.id} has checked out` };
     if (gate.cert_fingerprint !== identity.fingerprint) {
       const verdict = await this.binding.check(channel.deviceId, identity);
       if (!verdict.ok) return { status: verdict.status, reason: verdict.reason };
     }
-    const now = Date.now();
-    if (gate.last_seen_at === null || now - gate.last_seen_at >= LAST_SEEN_RESOLUTION_MS) await hotPath(this.store).touchLastSeen(channel.id, now);
+    if (gate.last_seen_at === null || now - gate.last_seen_at >= LAST_SEEN_RESOLUTION_MS) await hp.touchLastSeen(channel.id, now);
 
     if (report.Status !== "Idle") {
       const uuid = report.CommandUUID as string;
@@ -48,7 +51,7 @@ export class ConnectService {
         if (outcome === "recorded") {
           this.events.emit("command.completed", {
             commandUuid: uuid,
-            requestType: (await hotPath(this.store).requestType(uuid)) ?? null,
+            requestType: (await hp.requestType(uuid)) ?? null,
             enrollmentId: channel.id,
             status,
             raw,
@@ -59,7 +62,8 @@ export class ConnectService {
       if (outcome === "unknown") return { status: 400, reason: `command ${uuid} was not sent to enrollment ${channel.id}` };
     }
 
-    const next = await claimNext(this.store, channel.id, report.Status === "Idle", now);
+    if (gate.queued === false) return { status: 200 };
+    const next = await claimNext(this.store, channel.id, idle, now);
     if (!next) return { status: 200 };
     return { status: 200, contentType: "application/xml", body: next.body };
   }

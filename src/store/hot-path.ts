@@ -11,6 +11,11 @@ export interface Gate {
   last_seen_at: number | null;
 }
 
+/** The gate after Idle, with whether anything is deliverable: nearly every Idle finds nothing, in one statement. */
+export interface IdleGate extends Gate {
+  queued: boolean;
+}
+
 export interface Candidate {
   command_uuid: string;
   deliveries: number;
@@ -20,6 +25,8 @@ export interface Candidate {
 
 export interface HotPath {
   gate(enrollmentId: string): Promise<Gate | undefined>;
+  /** gate() plus whether a command is deliverable after Idle (what nextCandidate would find, without it). */
+  idleGate(enrollmentId: string, now: number): Promise<IdleGate | undefined>;
   /** The next deliverable command; after Idle, sent and NotNow'd ones are eligible again. */
   nextCandidate(enrollmentId: string, afterIdle: boolean, now: number): Promise<Candidate | undefined>;
   /** Marks a candidate sent if nobody else did meanwhile (compare-and-set on its delivery count). */
@@ -28,8 +35,14 @@ export interface HotPath {
   requestType(commandUuid: string): Promise<string | undefined>;
 }
 
+export const AFTER_IDLE = "'pending', 'sent', 'notnow'";
+export const AFTER_RESULT = "'pending'";
+
 export const HOT_PATH_SQL = {
   gate: "SELECT status, cert_fingerprint, device_id, last_seen_at FROM enrollments WHERE id = ?",
+  idleGate:
+    "SELECT e.status, e.cert_fingerprint, e.device_id, e.last_seen_at, EXISTS (SELECT 1 FROM command_queue q WHERE q.enrollment_id = e.id " +
+    `AND q.status IN (${AFTER_IDLE}) AND (q.expires_at IS NULL OR q.expires_at > ?)) AS queued FROM enrollments e WHERE e.id = ?`,
   next: (statuses: string) =>
     `SELECT q.command_uuid, q.deliveries, c.request_type, c.body FROM command_queue q JOIN commands c ON c.uuid = q.command_uuid ` +
     `WHERE q.enrollment_id = ? AND q.status IN (${statuses}) AND (q.expires_at IS NULL OR q.expires_at > ?) ` +
@@ -38,8 +51,6 @@ export const HOT_PATH_SQL = {
   touch: "UPDATE enrollments SET last_seen_at = ? WHERE id = ?",
   requestType: "SELECT request_type FROM commands WHERE uuid = ?",
 };
-export const AFTER_IDLE = "'pending', 'sent', 'notnow'";
-export const AFTER_RESULT = "'pending'";
 
 const cache = new WeakMap<Store, HotPath>();
 
@@ -54,6 +65,7 @@ export function hotPath(store: Store): HotPath {
 
 function sqliteHotPath(db: BetterSqlite3.Database): HotPath {
   const gate = db.prepare<[string], Gate>(HOT_PATH_SQL.gate);
+  const idleGate = db.prepare<[number, string], Gate & { queued: number }>(HOT_PATH_SQL.idleGate);
   const nextIdle = db.prepare<[string, number], Candidate>(HOT_PATH_SQL.next(AFTER_IDLE));
   const nextResult = db.prepare<[string, number], Candidate>(HOT_PATH_SQL.next(AFTER_RESULT));
   const claim = db.prepare<[number, string, string, number]>(HOT_PATH_SQL.claim);
@@ -61,6 +73,10 @@ function sqliteHotPath(db: BetterSqlite3.Database): HotPath {
   const requestType = db.prepare<[string], { request_type: string }>(HOT_PATH_SQL.requestType);
   return {
     gate: async (id) => gate.get(id),
+    idleGate: async (id, now) => {
+      const row = idleGate.get(now, id);
+      return row && { status: row.status, cert_fingerprint: row.cert_fingerprint, device_id: row.device_id, last_seen_at: row.last_seen_at, queued: row.queued === 1 };
+    },
     nextCandidate: async (id, afterIdle, now) => (afterIdle ? nextIdle : nextResult).get(id, now),
     claim: async (id, uuid, deliveries, now) => claim.run(now, id, uuid, deliveries).changes === 1,
     touchLastSeen: async (id, now) => {
@@ -82,6 +98,7 @@ function postgresHotPath(store: Store): HotPath {
     return async (values: unknown[]) => (await pool.query<R & object>({ name, text: t, values })).rows as R[];
   };
   const gate = q<Gate>("orchard_gate", HOT_PATH_SQL.gate);
+  const idleGate = q<IdleGate>("orchard_idle_gate", HOT_PATH_SQL.idleGate);
   const nextIdle = q<Candidate>("orchard_next_idle", HOT_PATH_SQL.next(AFTER_IDLE));
   const nextResult = q<Candidate>("orchard_next_result", HOT_PATH_SQL.next(AFTER_RESULT));
   const claimText = numbered(HOT_PATH_SQL.claim);
@@ -89,6 +106,7 @@ function postgresHotPath(store: Store): HotPath {
   const requestType = q<{ request_type: string }>("orchard_request_type", HOT_PATH_SQL.requestType);
   return {
     gate: async (id) => (await gate([id]))[0],
+    idleGate: async (id, now) => (await idleGate([now, id]))[0],
     nextCandidate: async (id, afterIdle, now) => (await (afterIdle ? nextIdle : nextResult)([id, now]))[0],
     claim: async (id, uuid, deliveries, now) => (await pool.query({ name: "orchard_claim", text: claimText, values: [now, id, uuid, deliveries] })).rowCount === 1,
     touchLastSeen: async (id, now) => {

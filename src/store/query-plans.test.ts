@@ -49,8 +49,9 @@ describeEachDatabase("query plans of hot queries", (database) => {
     return [sqlText, c.parameters as unknown[]] as const;
   };
 
-  it("connect: enrollment gate, next command (after Idle and after a result), claim, last seen", async () => {
+  it("connect: enrollment gate (also after Idle), next command (after Idle and after a result), claim, last seen", async () => {
     expectIndexed(await plan(HOT_PATH_SQL.gate, ["X"]), "gate");
+    expectIndexed(await plan(HOT_PATH_SQL.idleGate, [1, "X"]), "gate after Idle");
     expectIndexed(await plan(HOT_PATH_SQL.next(AFTER_IDLE), ["X", 1]), "next after Idle");
     expectIndexed(await plan(HOT_PATH_SQL.next(AFTER_RESULT), ["X", 1]), "next after result");
     expectIndexed(await plan(HOT_PATH_SQL.claim, [1, "X", "U", 0]), "claim");
