@@ -156,8 +156,11 @@ export class PushDispatcher {
   async request(ids: readonly string[], reason: PushReason, requestedAt = Date.now()): Promise<number> {
     if (ids.length === 0 || !(await this.deps.certificates.hasAny())) return 0;
     let jobs = 0;
+    // Due when the gathering window closes, not now: otherwise the job runner's own poll (on this replica or
+    // another) can take the first job of a burst mid-window, and the rest of the burst costs another push.
+    const runAt = Date.now() + this.options.nudgeDelayMs;
     for (let i = 0; i < ids.length; i += this.options.chunkSize) {
-      await enqueueJob(this.deps.store, { kind: PUSH_JOB, payload: { ids: ids.slice(i, i + this.options.chunkSize), requestedAt, reason } satisfies PushJobPayload, maxAttempts: 5 });
+      await enqueueJob(this.deps.store, { kind: PUSH_JOB, payload: { ids: ids.slice(i, i + this.options.chunkSize), requestedAt, reason } satisfies PushJobPayload, runAt, maxAttempts: 5 });
       jobs++;
     }
     this.nudge(this.options.nudgeDelayMs);
