@@ -2,7 +2,7 @@
 // any extra CAs). Done once per certificate (the verifier caches the outcome); each link is checked from the
 // DER by certificate-issuance.ts.
 
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { JsonWebKey, KeyObject } from "node:crypto";
 import { DerError } from "./der-reader.ts";
 import { identityUsageProblem, readCertificateFacts } from "./mdm-signature-cert.ts";
@@ -70,7 +70,7 @@ export type ChainResult =
   | { ok: false; reason: ChainFailure; detail: string };
 
 export function sha256Hex(der: Uint8Array): string {
-  return createHash("sha256").update(der).digest("hex");
+  return hash("sha256", der, "hex");
 }
 
 /** Parses a certificate for the verifier; throws DerError when it is not one (or its key cannot be read). */

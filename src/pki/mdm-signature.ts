@@ -8,7 +8,7 @@
 // certificate; the validity window (the intersection over the path) is re-checked against the clock on every
 // request, so a cached certificate still expires on time.
 
-import { X509Certificate, createHash, verify as cryptoVerify } from "node:crypto";
+import { X509Certificate, hash, verify as cryptoVerify } from "node:crypto";
 import { DerError, bytesEqual } from "./der-reader.ts";
 import { LruCache } from "./mdm-signature-cache.ts";
 import { buildChain, parseCertificate, sha256Hex } from "./mdm-signature-chain.ts";
@@ -229,7 +229,7 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
     }
     let signed: Uint8Array = body;
     if (sd.signedAttributes !== undefined && sd.messageDigest !== undefined) {
-      const digest = createHash(NODE_DIGEST[sd.digest]).update(body).digest();
+      const digest = hash(NODE_DIGEST[sd.digest], body, "buffer");
       if (!bytesEqual(digest, sd.messageDigest)) return fail("digest-mismatch", `the body's ${sd.digest} digest does not match the signed messageDigest`);
       // RFC 5652 §5.4: the signature covers the DER of the attributes with the SET OF tag, not the [0] tag.
       signed = Buffer.from(sd.signedAttributes);
