@@ -2,19 +2,7 @@
 // request body, one signer, the signer's certificate embedded (sometimes with intermediates). Only offsets into
 // the decoded header bytes are produced; the verifier decides what they mean.
 
-import {
-  DerError,
-  DerTag,
-  bytesEqual,
-  children,
-  contentOf,
-  encodingOf,
-  expectTag,
-  oidContent,
-  oidEquals,
-  oidToString,
-  readRoot,
-} from "./der-reader.ts";
+import { DerError, DerTag, contentOf, encodingOf, expectTag, oidContent, oidEquals, oidToString, readRoot, readTlv } from "./der-reader.ts";
 import type { Tlv } from "./der-reader.ts";
 
 export type CmsDigest = "sha1" | "sha224" | "sha256" | "sha384" | "sha512";
@@ -88,14 +76,27 @@ const DIGEST_TABLE = byContent(DIGESTS);
 const DIGEST_FROM_SIGNATURE_TABLE = byContent(DIGEST_FROM_SIGNATURE_OID);
 const SIGNATURE_TABLE = byContent(SIGNATURE_ALGORITHMS);
 
-/** The algorithm's OID looked up in `table`; `undefined` value with the dotted OID (for the message) when unknown. */
-function lookupAlgorithm<V>(b: Uint8Array, tlv: Tlv | undefined, what: string, ...tables: [Uint8Array, V][][]): { value: V | undefined; oid: () => string } {
-  const parts = children(b, expectTag(tlv, DerTag.SEQUENCE, what));
-  const oid = expectTag(parts[0], DerTag.OID, `${what} OID`);
+/**
+ * The algorithm identifier's OID looked up in `tables`. Unknown OIDs throw `unsupported` naming the OID, so the
+ * hot path builds no result object and no message.
+ */
+function lookupAlgorithm<V>(b: Uint8Array, tlv: Tlv | undefined, what: string, ...tables: [Uint8Array, V][][]): V {
+  const seq = expectTag(tlv, DerTag.SEQUENCE, what);
+  const oid = expectTag(first(b, seq), DerTag.OID, `${what} OID`);
   for (const table of tables) {
-    for (const [content, value] of table) if (oidEquals(b, oid, content)) return { value, oid: () => oidToString(b, oid) };
+    for (const [content, value] of table) if (oidEquals(b, oid, content)) return value;
   }
-  return { value: undefined, oid: () => oidToString(b, oid) };
+  throw new CmsStructureError("unsupported", `${what === "digestAlgorithm" ? "digest" : "signature"} algorithm ${oidToString(b, oid)} is not supported`);
+}
+
+/** The first element inside a constructed element, or undefined when it is empty. */
+function first(b: Uint8Array, parent: Tlv): Tlv | undefined {
+  return parent.contentStart < parent.contentEnd ? readTlv(b, parent.contentStart, parent.contentEnd) : undefined;
+}
+
+/** The element after `prev` inside `parent`, or undefined at the end. */
+function next(b: Uint8Array, parent: Tlv, prev: Tlv): Tlv | undefined {
+  return prev.end < parent.contentEnd ? readTlv(b, prev.end, parent.contentEnd) : undefined;
 }
 
 export function parseDetachedSignedData(der: Uint8Array): DetachedSignedData {
@@ -108,104 +109,96 @@ export function parseDetachedSignedData(der: Uint8Array): DetachedSignedData {
   }
 }
 
+// The walk reads one element at a time (first/next) rather than listing children: every request with an
+// Mdm-Signature comes through here, and arrays of elements were most of what it allocated.
 function parse(b: Uint8Array): DetachedSignedData {
-  const contentInfo = children(b, expectTag(readRoot(b), DerTag.SEQUENCE, "ContentInfo"));
-  const contentType = expectTag(contentInfo[0], DerTag.OID, "contentType");
+  const contentInfo = expectTag(readRoot(b), DerTag.SEQUENCE, "ContentInfo");
+  const contentType = expectTag(first(b, contentInfo), DerTag.OID, "contentType");
   if (!oidEquals(b, contentType, OID_SIGNED_DATA)) {
     throw new CmsStructureError("unsupported", `content type ${oidToString(b, contentType)} is not SignedData`);
   }
-  const [signedDataTlv] = children(b, expectTag(contentInfo[1], DerTag.CONTEXT_0, "content"));
-  const sd = children(b, expectTag(signedDataTlv, DerTag.SEQUENCE, "SignedData"));
-  let i = 0;
-  expectTag(sd[i++], DerTag.INTEGER, "SignedData version");
-  expectTag(sd[i++], DerTag.SET, "digestAlgorithms");
-  const encap = children(b, expectTag(sd[i++], DerTag.SEQUENCE, "encapContentInfo"));
-  const eContentType = expectTag(encap[0], DerTag.OID, "eContentType");
+  const content = expectTag(next(b, contentInfo, contentType), DerTag.CONTEXT_0, "content");
+  const sd = expectTag(first(b, content), DerTag.SEQUENCE, "SignedData");
+  const version = expectTag(first(b, sd), DerTag.INTEGER, "SignedData version");
+  const digestAlgorithms = expectTag(next(b, sd, version), DerTag.SET, "digestAlgorithms");
+  const encap = expectTag(next(b, sd, digestAlgorithms), DerTag.SEQUENCE, "encapContentInfo");
+  const eContentType = expectTag(first(b, encap), DerTag.OID, "eContentType");
+  let field = next(b, sd, encap);
   const certificates: Uint8Array[] = [];
-  if (sd[i]?.tag === DerTag.CONTEXT_0) {
-    for (const cert of children(b, sd[i++] as Tlv)) {
+  if (field?.tag === DerTag.CONTEXT_0) {
+    for (let cert = first(b, field); cert !== undefined; cert = next(b, field, cert)) {
       // Other CertificateChoices (attribute certificates, [0]..[3]) are skipped: only X.509 certificates sign.
       if (cert.tag === DerTag.SEQUENCE) certificates.push(encodingOf(b, cert));
     }
+    field = next(b, sd, field);
   }
-  if (sd[i]?.tag === DerTag.CONTEXT_1) i++; // crls
-  const signerInfos = children(b, expectTag(sd[i++], DerTag.SET, "signerInfos"));
-  if (signerInfos.length === 0) throw new CmsStructureError("malformed", "SignedData has no signer");
-  if (signerInfos.length > 1) throw new CmsStructureError("unsupported", `SignedData has ${signerInfos.length} signers; one is expected`);
+  if (field?.tag === DerTag.CONTEXT_1) field = next(b, sd, field); // crls
+  const signerInfos = expectTag(field, DerTag.SET, "signerInfos");
+  const signerInfo = first(b, signerInfos);
+  if (signerInfo === undefined) throw new CmsStructureError("malformed", "SignedData has no signer");
+  if (next(b, signerInfos, signerInfo) !== undefined) {
+    let count = 1;
+    for (let other = next(b, signerInfos, signerInfo); other !== undefined; other = next(b, signerInfos, other)) count++;
+    throw new CmsStructureError("unsupported", `SignedData has ${count} signers; one is expected`);
+  }
 
-  const si = children(b, expectTag(signerInfos[0], DerTag.SEQUENCE, "SignerInfo"));
-  let j = 0;
-  expectTag(si[j++], DerTag.INTEGER, "SignerInfo version");
-  const sidTlv = si[j++];
+  const si = expectTag(signerInfo, DerTag.SEQUENCE, "SignerInfo");
+  const siVersion = expectTag(first(b, si), DerTag.INTEGER, "SignerInfo version");
+  const sidTlv = next(b, si, siVersion);
   let signerId: SignerId;
   if (sidTlv?.tag === DerTag.SEQUENCE) {
-    const parts = children(b, sidTlv);
-    signerId = {
-      kind: "issuerSerial",
-      issuer: encodingOf(b, expectTag(parts[0], DerTag.SEQUENCE, "issuer")),
-      serial: contentOf(b, expectTag(parts[1], DerTag.INTEGER, "serialNumber")),
-    };
+    const issuer = expectTag(first(b, sidTlv), DerTag.SEQUENCE, "issuer");
+    const serial = expectTag(next(b, sidTlv, issuer), DerTag.INTEGER, "serialNumber");
+    signerId = { kind: "issuerSerial", issuer: encodingOf(b, issuer), serial: contentOf(b, serial) };
   } else if (sidTlv?.tag === DerTag.CONTEXT_PRIMITIVE_0) {
     signerId = { kind: "subjectKeyId", keyId: contentOf(b, sidTlv) };
   } else {
     throw new CmsStructureError("malformed", "SignerInfo has no valid signer identifier");
   }
 
-  const digestAlg = lookupAlgorithm(b, si[j++], "digestAlgorithm", DIGEST_TABLE, DIGEST_FROM_SIGNATURE_TABLE);
-  const digest = digestAlg.value;
-  if (digest === undefined) throw new CmsStructureError("unsupported", `digest algorithm ${digestAlg.oid()} is not supported`);
+  const digestAlgorithm = next(b, si, sidTlv);
+  const digest = lookupAlgorithm(b, digestAlgorithm, "digestAlgorithm", DIGEST_TABLE, DIGEST_FROM_SIGNATURE_TABLE);
 
   let signedAttributes: Uint8Array | undefined;
   let messageDigest: Uint8Array | undefined;
-  if (si[j]?.tag === DerTag.CONTEXT_0) {
-    const attrs = si[j++] as Tlv;
-    if (attrs.indefinite) throw new CmsStructureError("malformed", "signed attributes are not DER-encoded");
-    signedAttributes = encodingOf(b, attrs);
-    messageDigest = readRequiredAttributes(b, attrs, contentOf(b, eContentType));
+  field = next(b, si, digestAlgorithm as Tlv);
+  if (field?.tag === DerTag.CONTEXT_0) {
+    if (field.indefinite) throw new CmsStructureError("malformed", "signed attributes are not DER-encoded");
+    signedAttributes = encodingOf(b, field);
+    messageDigest = readRequiredAttributes(b, field, eContentType);
+    field = next(b, si, field);
   }
 
-  const signatureAlg = lookupAlgorithm(b, si[j++], "signatureAlgorithm", SIGNATURE_TABLE);
-  const algorithm = signatureAlg.value;
-  if (algorithm === undefined) throw new CmsStructureError("unsupported", `signature algorithm ${signatureAlg.oid()} is not supported`);
-  const signatureTlv = si[j++];
+  const [scheme, namedDigest] = lookupAlgorithm(b, field, "signatureAlgorithm", SIGNATURE_TABLE);
+  const signatureTlv = next(b, si, field as Tlv);
   if (signatureTlv?.tag === 0x24) throw new CmsStructureError("unsupported", "constructed (BER) signature OCTET STRING");
   const signature = contentOf(b, expectTag(signatureTlv, DerTag.OCTET_STRING, "signature"));
 
-  return {
-    certificates,
-    signerId,
-    digest,
-    scheme: algorithm[0],
-    signatureDigest: algorithm[1] ?? digest,
-    signedAttributes,
-    messageDigest,
-    signature,
-  };
+  return { certificates, signerId, digest, scheme, signatureDigest: namedDigest ?? digest, signedAttributes, messageDigest, signature };
 }
 
 /**
  * RFC 5652 §5.3: with signed attributes, contentType (equal to eContentType) and messageDigest must both be
  * present, each once with one value. Returns the messageDigest value.
  */
-function readRequiredAttributes(b: Uint8Array, attrs: Tlv, eContentType: Uint8Array): Uint8Array {
+function readRequiredAttributes(b: Uint8Array, attrs: Tlv, eContentType: Tlv): Uint8Array {
   let messageDigest: Uint8Array | undefined;
   let contentTypeSeen = false;
-  for (const attr of children(b, attrs)) {
-    const [type, values] = children(b, expectTag(attr, DerTag.SEQUENCE, "Attribute"));
-    const typeTlv = expectTag(type, DerTag.OID, "attrType");
-    const isDigest = oidEquals(b, typeTlv, OID_MESSAGE_DIGEST);
-    const isContentType = oidEquals(b, typeTlv, OID_CONTENT_TYPE);
+  for (let attr = first(b, attrs); attr !== undefined; attr = next(b, attrs, attr)) {
+    const type = expectTag(first(b, expectTag(attr, DerTag.SEQUENCE, "Attribute")), DerTag.OID, "attrType");
+    const isDigest = oidEquals(b, type, OID_MESSAGE_DIGEST);
+    const isContentType = oidEquals(b, type, OID_CONTENT_TYPE);
     if (!isDigest && !isContentType) continue;
-    const valueList = children(b, expectTag(values, DerTag.SET, "attrValues"));
-    if (valueList.length !== 1) throw new CmsStructureError("malformed", "a signed attribute must have exactly one value");
+    const values = expectTag(next(b, attr, type), DerTag.SET, "attrValues");
+    const value = first(b, values);
+    if (value === undefined || next(b, values, value) !== undefined) throw new CmsStructureError("malformed", "a signed attribute must have exactly one value");
     if (isDigest) {
       if (messageDigest !== undefined) throw new CmsStructureError("malformed", "messageDigest attribute appears twice");
-      messageDigest = contentOf(b, expectTag(valueList[0], DerTag.OCTET_STRING, "messageDigest"));
+      messageDigest = contentOf(b, expectTag(value, DerTag.OCTET_STRING, "messageDigest"));
     } else {
       if (contentTypeSeen) throw new CmsStructureError("malformed", "contentType attribute appears twice");
       contentTypeSeen = true;
-      const value = expectTag(valueList[0], DerTag.OID, "contentType value");
-      if (!bytesEqual(contentOf(b, value), eContentType)) {
+      if (!bytesEqualAt(b, expectTag(value, DerTag.OID, "contentType value"), eContentType)) {
         throw new CmsStructureError("malformed", "contentType attribute does not match eContentType");
       }
     }
@@ -213,4 +206,12 @@ function readRequiredAttributes(b: Uint8Array, attrs: Tlv, eContentType: Uint8Ar
   if (messageDigest === undefined) throw new CmsStructureError("malformed", "signed attributes lack messageDigest");
   if (!contentTypeSeen) throw new CmsStructureError("malformed", "signed attributes lack contentType");
   return messageDigest;
+}
+
+/** Whether two elements of `b` have the same contents. */
+function bytesEqualAt(b: Uint8Array, x: Tlv, y: Tlv): boolean {
+  const length = x.contentEnd - x.contentStart;
+  if (length !== y.contentEnd - y.contentStart) return false;
+  for (let i = 0; i < length; i++) if (b[x.contentStart + i] !== b[y.contentStart + i]) return false;
+  return true;
 }
