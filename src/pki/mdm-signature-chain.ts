@@ -7,7 +7,8 @@ import type { JsonWebKey, KeyObject } from "node:crypto";
 import { DerError } from "./der-reader.ts";
 import { identityUsageProblem, readCertificateFacts } from "./mdm-signature-cert.ts";
 import type { CertificateFacts } from "./mdm-signature-cert.ts";
-import { importSpki, spkiToJwk } from "./spki-key.ts";
+import { importSpki, keyPartsToJwk, readSpkiKeyParts } from "./spki-key.ts";
+import { RsaPublicValues } from "./rsa-native.ts";
 import { isIssuedBy } from "./certificate-issuance.ts";
 import { nameToString } from "./names.ts";
 
@@ -25,12 +26,17 @@ export class ParsedCertificate {
   /** Until the key is imported: the JWK a one-off check imports from (dropped once a KeyObject exists). */
   private jwk: JsonWebKey | undefined;
 
+  /** An RSA key's n and e, for the native verifier (rsa-native.ts); views into `der`. */
+  readonly rsa: RsaPublicValues | undefined;
+
   constructor(
     readonly der: Uint8Array,
     readonly fingerprint: string,
     readonly facts: CertificateFacts,
   ) {
-    this.jwk = spkiToJwk(facts.spki);
+    const parts = readSpkiKeyParts(facts.spki);
+    this.jwk = parts && keyPartsToJwk(parts);
+    this.rsa = parts?.kty === "RSA" ? new RsaPublicValues(parts.n, parts.e) : undefined;
     // A key the JWK reader leaves to OpenSSL is imported now, so that an unreadable key is found at parse time.
     if (this.jwk === undefined) this.key = importKey(facts.spki);
   }

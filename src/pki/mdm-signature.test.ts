@@ -80,6 +80,11 @@ function verifier(now?: () => Date, cacheSize?: number) {
   return createMdmSignatureVerifier({ trustedCaDers: [der("ca.pem")], now, cacheSize });
 }
 
+/** nativeRsa false: node:crypto for every signature (what runs where the native helper is not built). */
+function verifierWith(nativeRsa: boolean, now?: () => Date, cacheSize?: number) {
+  return createMdmSignatureVerifier({ trustedCaDers: [der("ca.pem")], now, cacheSize, nativeRsa });
+}
+
 function expectOk(result: MdmSignatureResult, pem: string): void {
   if (!result.ok) throw new Error(`expected success, got ${result.reason}: ${result.detail}`);
   expect(result.fingerprint).toBe(fingerprintOf(pem));
@@ -92,9 +97,10 @@ function expectFailure(result: MdmSignatureResult | { ok: boolean; reason?: stri
   expect(!result.ok && "reason" in result ? result.reason : undefined).toBe(reason);
 }
 
-describe("Mdm-Signature from openssl cms/smime", () => {
+// Every case with both RSA paths: the native helper (rsa-native.ts) and node:crypto.
+describe.each([{ native: true }, { native: false }])("Mdm-Signature from openssl cms/smime (native RSA: $native)", ({ native }) => {
   it("accepts SHA-1 and SHA-256, with and without signed attributes", () => {
-    const v = verifier();
+    const v = verifierWith(native);
     for (const md of ["sha1", "sha256"]) {
       const withAttrs = v.verify(cmsSign(`attr-${md}.der`, "device.pem", "device.key", "-md", md), BODY);
       expectOk(withAttrs, "device.pem");
@@ -105,11 +111,11 @@ describe("Mdm-Signature from openssl cms/smime", () => {
 
   it("accepts openssl smime -sign detached DER output", () => {
     openssl("smime", "-sign", "-binary", "-in", "body", "-signer", "device.pem", "-inkey", "device.key", "-md", "sha256", "-outform", "DER", "-out", "smime.der");
-    expectOk(verifier().verify(b64("smime.der"), BODY), "device.pem");
+    expectOk(verifierWith(native).verify(b64("smime.der"), BODY), "device.pem");
   });
 
   it("accepts a signer identified by subjectKeyIdentifier, an ECDSA key, and a certificate without EKU", () => {
-    const v = verifier();
+    const v = verifierWith(native);
     expectOk(v.verify(cmsSign("keyid.der", "device.pem", "device.key", "-keyid"), BODY), "device.pem");
     expectOk(v.verify(cmsSign("ec.der", "ec-device.pem", "ec.key", "-md", "sha256"), BODY), "ec-device.pem");
     expectOk(v.verify(cmsSign("ec1.der", "ec-device.pem", "ec.key", "-md", "sha1"), BODY), "ec-device.pem");
@@ -117,9 +123,9 @@ describe("Mdm-Signature from openssl cms/smime", () => {
   });
 
   it("builds a path through an intermediate the CMS carries, and rejects the leaf without it", () => {
-    const without = verifier().verify(cmsSign("int-missing.der", "via-intermediate.pem", "ec.key"), BODY);
+    const without = verifierWith(native).verify(cmsSign("int-missing.der", "via-intermediate.pem", "ec.key"), BODY);
     expectFailure(without, "untrusted-certificate");
-    const v = verifier();
+    const v = verifierWith(native);
     expectOk(v.verify(cmsSign("int.der", "via-intermediate.pem", "ec.key", "-certfile", "intermediate.pem"), BODY), "via-intermediate.pem");
   });
 
@@ -127,17 +133,17 @@ describe("Mdm-Signature from openssl cms/smime", () => {
     const value = cmsSign("stream.der", "device.pem", "device.key", "-stream", "-md", "sha1");
     const bytes = Buffer.from(value, "base64");
     expect([bytes[0], bytes[1]]).toEqual([0x30, 0x80]);
-    expectOk(verifier().verify(value, BODY), "device.pem");
-    expectFailure(verifier().verify(value, ALTERED), "digest-mismatch");
+    expectOk(verifierWith(native).verify(value, BODY), "device.pem");
+    expectFailure(verifierWith(native).verify(value, ALTERED), "digest-mismatch");
   });
 
   it("accepts header values with line breaks (folded base64)", () => {
     const value = cmsSign("folded.der", "device.pem", "device.key");
-    expectOk(verifier().verify(value.replace(/(.{64})/g, "$1\n"), BODY), "device.pem");
+    expectOk(verifierWith(native).verify(value.replace(/(.{64})/g, "$1\n"), BODY), "device.pem");
   });
 
   it("rejects an altered body: digest-mismatch with attributes, bad-signature without", () => {
-    const v = verifier();
+    const v = verifierWith(native);
     expectFailure(v.verify(cmsSign("a1.der", "device.pem", "device.key", "-md", "sha1"), ALTERED), "digest-mismatch");
     expectFailure(v.verify(cmsSign("a2.der", "device.pem", "device.key", "-md", "sha256"), ALTERED), "digest-mismatch");
     expectFailure(v.verify(cmsSign("a3.der", "device.pem", "device.key", "-noattr"), ALTERED), "bad-signature");
@@ -145,28 +151,28 @@ describe("Mdm-Signature from openssl cms/smime", () => {
   });
 
   it("rejects a certificate from a foreign CA with the same name as the trusted one", () => {
-    expectFailure(verifier().verify(cmsSign("f.der", "foreign-device.pem", "device.key"), BODY), "untrusted-certificate");
+    expectFailure(verifierWith(native).verify(cmsSign("f.der", "foreign-device.pem", "device.key"), BODY), "untrusted-certificate");
   });
 
   it("rejects an expired certificate, and one not yet valid", () => {
-    expectFailure(verifier().verify(cmsSign("e.der", "expired.pem", "device.key"), BODY), "certificate-expired");
-    const past = verifier(() => new Date("2001-01-01T00:00:00Z"));
+    expectFailure(verifierWith(native).verify(cmsSign("e.der", "expired.pem", "device.key"), BODY), "certificate-expired");
+    const past = verifierWith(native, () => new Date("2001-01-01T00:00:00Z"));
     expectFailure(past.verify(cmsSign("nyv.der", "device.pem", "device.key"), BODY), "certificate-not-yet-valid");
   });
 
   it("rejects certificates that may not act as a device identity", () => {
-    const v = verifier();
+    const v = verifierWith(native);
     expectFailure(v.verify(cmsSign("s.der", "server.pem", "device.key"), BODY), "certificate-usage");
     expectFailure(v.verify(cmsSign("ns.der", "nosign.pem", "device.key"), BODY), "certificate-usage");
     expectFailure(v.verify(cmsSign("cl.der", "caleaf.pem", "device.key"), BODY), "certificate-usage");
   });
 
   it("rejects a CMS without the signer certificate", () => {
-    expectFailure(verifier().verify(cmsSign("nc.der", "device.pem", "device.key", "-nocerts"), BODY), "signer-certificate-missing");
+    expectFailure(verifierWith(native).verify(cmsSign("nc.der", "device.pem", "device.key", "-nocerts"), BODY), "signer-certificate-missing");
   });
 
   it("rejects a signature made with a key other than the certificate's, and a corrupted signature", () => {
-    const v = verifier();
+    const v = verifierWith(native);
     const wrongKey = signMdmBody(BODY, der("device.pem"), readFileSync(file("foreign.key"), "utf8"), "sha256");
     expectFailure(v.verify(wrongKey, BODY), "bad-signature");
     // Without unsigned attributes the last byte of the DER is the last byte of the signature value.
@@ -176,7 +182,7 @@ describe("Mdm-Signature from openssl cms/smime", () => {
   });
 
   it("rejects garbage, truncated and non-CMS headers with distinct reasons", () => {
-    const v = verifier();
+    const v = verifierWith(native);
     const good = Buffer.from(cmsSign("t.der", "device.pem", "device.key"), "base64");
     expectFailure(v.verify("", BODY), "malformed-header");
     expectFailure(v.verify("not base64 at all!", BODY), "malformed-header");
@@ -193,7 +199,7 @@ describe("Mdm-Signature from openssl cms/smime", () => {
   });
 
   it("never throws on mutated CMS bytes", () => {
-    const v = verifier();
+    const v = verifierWith(native);
     const good = Buffer.from(cmsSign("mut.der", "device.pem", "device.key"), "base64");
     let seed = 12345;
     const rand = (n: number): number => {

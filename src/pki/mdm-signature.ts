@@ -4,7 +4,8 @@
 //
 // Cost model (DESIGN.md, "The hot path"): pkijs takes ~9 ms per request here. This walks the SignedData with a
 // zero-copy DER reader, looks the signer certificate up in an LRU cache keyed by its SHA-256 fingerprint, and
-// does one crypto.verify with the cached public key. Path building and the usage checks run once per
+// does one signature check with the cached public key (RSA through the native helper when it is built, see
+// rsa-native.ts; otherwise, and for EC keys, crypto.verify). Path building and the usage checks run once per
 // certificate; the validity window (the intersection over the path) is re-checked against the clock on every
 // request, so a cached certificate still expires on time.
 
@@ -14,6 +15,7 @@ import { LruCache } from "./mdm-signature-cache.ts";
 import { buildChain, parseCertificate, sha256Hex } from "./mdm-signature-chain.ts";
 import type { ChainResult, ParsedCertificate } from "./mdm-signature-chain.ts";
 import { CmsStructureError, parseDetachedSignedData } from "./mdm-signature-cms.ts";
+import { rsaNative } from "./rsa-native.ts";
 import type { CmsDigest, DetachedSignedData, SignerId } from "./mdm-signature-cms.ts";
 
 export type { CmsDigest } from "./mdm-signature-cms.ts";
@@ -64,6 +66,8 @@ export interface MdmSignatureVerifierOptions {
   verdictCacheSize?: number;
   /** Intermediate CAs allowed between a device certificate and a trusted CA (default 4). */
   maxIntermediates?: number;
+  /** RSA signatures through the native helper when it is built (default true); false: node:crypto only. */
+  nativeRsa?: boolean;
 }
 
 export interface MdmSignatureVerifierStats {
@@ -133,6 +137,7 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
   const clock = options.now;
   const nowMs = clock === undefined ? Date.now : () => clock().getTime();
   const maxIntermediates = options.maxIntermediates ?? 4;
+  const native = options.nativeRsa === false ? undefined : rsaNative();
   const cache = new LruCache<string, CertEntry>(options.cacheSize ?? 5_000);
   // A verdict is kept small because there is one per device: the key is the fingerprint's first 128 bits as a
   // 16-character binary string (32 bytes of heap, against 80 for the hex), the value the end of the path's
@@ -237,7 +242,11 @@ export function createMdmSignatureVerifier(options: MdmSignatureVerifierOptions)
     }
     let valid: boolean;
     try {
-      valid = cryptoVerify(NODE_DIGEST[sd.signatureDigest], signed, entry.cached ? cert.publicKey : cert.oneOffKey(), sd.signature);
+      // A certificate seen once gets no kept key, native or KeyObject (see ParsedCertificate).
+      valid =
+        native !== undefined && cert.rsa !== undefined
+          ? native.verify(cert.rsa, sd.signatureDigest, signed, sd.signature, entry.cached)
+          : cryptoVerify(NODE_DIGEST[sd.signatureDigest], signed, entry.cached ? cert.publicKey : cert.oneOffKey(), sd.signature);
     } catch (error) {
       return fail("bad-signature", `signature could not be checked (${error instanceof Error ? error.message : String(error)})`);
     }

@@ -31,35 +31,50 @@ export function importSpki(spki: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: "der", type: "spki" });
 }
 
-/** The JWK form of an RSA or named-curve EC key, or undefined for anything this reader leaves to OpenSSL. */
-export function spkiToJwk(spki: Uint8Array): JsonWebKey | undefined {
+/** The numbers of an RSA or named-curve EC public key (views into the SPKI), as its JWK would hold them. */
+export type SpkiKeyParts = { kty: "RSA"; n: Uint8Array; e: Uint8Array } | { kty: "EC"; crv: string; x: Uint8Array; y: Uint8Array };
+
+/** The key's numbers for an RSA or named-curve EC key, or undefined for anything this reader leaves to OpenSSL. */
+export function readSpkiKeyParts(spki: Uint8Array): SpkiKeyParts | undefined {
   try {
     const [algorithm, bits] = children(spki, expectTag(readRoot(spki), DerTag.SEQUENCE, "SubjectPublicKeyInfo"));
     const [oid, params] = children(spki, expectTag(algorithm, DerTag.SEQUENCE, "AlgorithmIdentifier"));
     const key = contentOf(spki, expectTag(bits, DerTag.BIT_STRING, "subjectPublicKey"));
     if (key[0] !== 0) return undefined; // unused bits: not a key encoding
     const body = key.subarray(1);
-    if (oidEquals(spki, expectTag(oid, DerTag.OID, "algorithm"), OID_RSA)) return rsaJwk(body);
-    if (oidEquals(spki, oid!, OID_EC) && params !== undefined) return ecJwk(spki, params, body);
+    if (oidEquals(spki, expectTag(oid, DerTag.OID, "algorithm"), OID_RSA)) return rsaParts(body);
+    if (oidEquals(spki, oid!, OID_EC) && params !== undefined) return ecParts(spki, params, body);
     return undefined;
   } catch {
     return undefined;
   }
 }
 
-function rsaJwk(body: Uint8Array): JsonWebKey | undefined {
+export function keyPartsToJwk(parts: SpkiKeyParts): JsonWebKey {
+  return parts.kty === "RSA"
+    ? { kty: "RSA", n: base64url(parts.n), e: base64url(parts.e) }
+    : { kty: "EC", crv: parts.crv, x: base64url(parts.x), y: base64url(parts.y) };
+}
+
+/** The JWK form of an RSA or named-curve EC key, or undefined for anything this reader leaves to OpenSSL. */
+export function spkiToJwk(spki: Uint8Array): JsonWebKey | undefined {
+  const parts = readSpkiKeyParts(spki);
+  return parts && keyPartsToJwk(parts);
+}
+
+function rsaParts(body: Uint8Array): SpkiKeyParts | undefined {
   const [n, e, extra] = children(body, expectTag(readRoot(body), DerTag.SEQUENCE, "RSAPublicKey"));
   if (extra !== undefined) return undefined;
   const modulus = unsigned(body, expectTag(n, DerTag.INTEGER, "modulus"));
   const exponent = unsigned(body, expectTag(e, DerTag.INTEGER, "publicExponent"));
   if (modulus === undefined || exponent === undefined) return undefined;
-  return { kty: "RSA", n: base64url(modulus), e: base64url(exponent) };
+  return { kty: "RSA", n: modulus, e: exponent };
 }
 
-function ecJwk(spki: Uint8Array, params: Tlv, point: Uint8Array): JsonWebKey | undefined {
+function ecParts(spki: Uint8Array, params: Tlv, point: Uint8Array): SpkiKeyParts | undefined {
   const curve = CURVES.find((c) => oidEquals(spki, params, c.oid));
   if (curve === undefined || point.length !== 1 + 2 * curve.size || point[0] !== 0x04) return undefined;
-  return { kty: "EC", crv: curve.crv, x: base64url(point.subarray(1, 1 + curve.size)), y: base64url(point.subarray(1 + curve.size)) };
+  return { kty: "EC", crv: curve.crv, x: point.subarray(1, 1 + curve.size), y: point.subarray(1 + curve.size) };
 }
 
 /** A positive INTEGER's magnitude without its sign octet; undefined for zero or negative values. */

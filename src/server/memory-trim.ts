@@ -12,13 +12,9 @@
 // The trimmer looks at the resident size every few seconds and trims when it has grown since the last trim:
 // at rest and under steady load it costs one RSS read per tick.
 
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { MetricsRegistry } from "../metrics/registry.ts";
-
-/** The build output, from src/server (sources) or dist/src/server (compiled). */
-const CANDIDATES = ["../../build/native/malloc-trim.node", "../../../build/native/malloc-trim.node"];
+import { loadNativeHelper } from "../native/native-helper.ts";
 
 export interface NativeTrim {
   /** malloc_trim(0); true when glibc gave memory back. */
@@ -29,26 +25,11 @@ export interface NativeTrim {
   why: string;
 }
 
-let loaded: NativeTrim | undefined;
-
 /** malloc_trim(0) when the native helper is built for this machine; `why` says why not otherwise. */
 export function nativeMallocTrim(): NativeTrim {
-  if (loaded !== undefined) return loaded;
-  const path = CANDIDATES.map((c) => fileURLToPath(new URL(c, import.meta.url))).find((p) => existsSync(p));
-  if (path === undefined) {
-    loaded = { trim: undefined, why: "build/native/malloc-trim.node is not built (npm run build:native needs Linux with glibc and a C compiler)" };
-    return loaded;
-  }
-  try {
-    const mod: { exports: { mallocTrim?: unknown } } = { exports: {} };
-    process.dlopen(mod, path);
-    const fn = mod.exports.mallocTrim;
-    if (typeof fn !== "function") throw new Error("it exports no mallocTrim function");
-    loaded = { trim: () => (fn as () => unknown)() === true, path, why: `loaded from ${path}` };
-  } catch (error) {
-    loaded = { trim: undefined, path, why: `${path} cannot be loaded: ${error instanceof Error ? error.message : String(error)}` };
-  }
-  return loaded;
+  const helper = loadNativeHelper<{ mallocTrim: () => unknown }>("malloc-trim", ["mallocTrim"]);
+  const fn = helper.exports?.mallocTrim;
+  return { trim: fn && (() => fn() === true), ...(helper.path !== undefined ? { path: helper.path } : {}), why: helper.why };
 }
 
 export interface MemoryTrimmerOptions {

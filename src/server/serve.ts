@@ -13,6 +13,7 @@ import { MAINTENANCE_SCHEDULES, startSchedules } from "../jobs/schedules.ts";
 import { ensureAdminToken } from "./first-start.ts";
 import { startPushRuntime, type PushRuntime } from "../push/push-runtime.ts";
 import { startMemoryTrimmer } from "./memory-trim.ts";
+import { rsaNative, rsaNativeStatus } from "../pki/rsa-native.ts";
 
 export interface RunningServer {
   ctx: AppContext;
@@ -59,6 +60,8 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
   ctx.jobs.start();
   const push = await startPushRuntime(ctx, logger, { apnsDev: options.apnsDev ?? config.apnsDev });
   const stopSchedules = startSchedules(ctx.store, MAINTENANCE_SCHEDULES, (err) => logger.error({ err }, "could not schedule maintenance"));
+  // Said once at startup: without the helper every RSA device signature costs more CPU (docs/deployment.md).
+  if (rsaNative() === undefined) logger.info({ reason: rsaNativeStatus() }, "RSA device signatures are checked with node:crypto");
   const trimmer =
     config.memoryTrimSeconds > 0 ? startMemoryTrimmer({ intervalMs: config.memoryTrimSeconds * 1000, growthBytes: 16 * 2 ** 20, metrics: ctx.metrics, logger }) : undefined;
 
