@@ -43,6 +43,13 @@ function textUntil(s: string, from: number, endTag: string): [string, number] | 
   }
 }
 
+/** Whether s[from, to) holds an odd number of '"' (counted in place: this runs on every device request). */
+function oddQuotes(s: string, from: number, to: number): boolean {
+  let odd = false;
+  for (let q = s.indexOf('"', from); q !== -1 && q < to; q = s.indexOf('"', q + 1)) odd = !odd;
+  return odd;
+}
+
 /** Skips the prolog the lean path accepts; returns the position of "<plist" or -1 to give up. */
 function skipProlog(s: string): number {
   let p = skipSpace(s, 0);
@@ -50,16 +57,18 @@ function skipProlog(s: string): number {
     const end = s.indexOf("?>", p);
     if (end === -1) return -1;
     const decl = s.slice(p, end);
-    // The full parser decodes by the declared encoding; only UTF-8 (or none) reads the same here.
-    if (decl.indexOf("encoding") !== -1 && !UTF8_DECL_RE.test(decl)) return -1;
+    // The full parser decodes by the declared encoding; only UTF-8 (or none) reads the same here. What Apple's
+    // clients send is matched exactly before the regular expression is tried.
+    if (decl.indexOf("encoding") !== -1 && decl.indexOf('encoding="UTF-8"') === -1 && !UTF8_DECL_RE.test(decl)) return -1;
     p = skipSpace(s, end + 2);
   }
   if (s.startsWith("<!DOCTYPE", p)) {
     const end = s.indexOf(">", p);
     if (end === -1) return -1;
-    const doctype = s.slice(p, end);
     // An internal subset or a quoted '>' would end the DOCTYPE elsewhere than the first '>': leave those to the full parser.
-    if (doctype.indexOf("[") !== -1 || doctype.indexOf("'") !== -1 || doctype.split('"').length % 2 === 0) return -1;
+    const bracket = s.indexOf("[", p);
+    const apostrophe = s.indexOf("'", p);
+    if ((bracket !== -1 && bracket < end) || (apostrophe !== -1 && apostrophe < end) || oddQuotes(s, p, end)) return -1;
     p = skipSpace(s, end + 1);
   }
   return s.startsWith("<plist", p) ? p : -1;
