@@ -63,19 +63,25 @@ export function hotPath(store: Store): HotPath {
   return hp;
 }
 
+/** A gate row as an array (better-sqlite3's raw mode): building a row object costs a name lookup per column. */
+type GateRow = [status: string, certFingerprint: string | null, deviceId: string, lastSeenAt: number | null, queued?: number];
+
 function sqliteHotPath(db: BetterSqlite3.Database): HotPath {
-  const gate = db.prepare<[string], Gate>(HOT_PATH_SQL.gate);
-  const idleGate = db.prepare<[number, string], Gate & { queued: number }>(HOT_PATH_SQL.idleGate);
+  const gate = db.prepare<[string], GateRow>(HOT_PATH_SQL.gate).raw(true);
+  const idleGate = db.prepare<[number, string], GateRow>(HOT_PATH_SQL.idleGate).raw(true);
   const nextIdle = db.prepare<[string, number], Candidate>(HOT_PATH_SQL.next(AFTER_IDLE));
   const nextResult = db.prepare<[string, number], Candidate>(HOT_PATH_SQL.next(AFTER_RESULT));
   const claim = db.prepare<[number, string, string, number]>(HOT_PATH_SQL.claim);
   const touch = db.prepare<[number, string]>(HOT_PATH_SQL.touch);
   const requestType = db.prepare<[string], { request_type: string }>(HOT_PATH_SQL.requestType);
   return {
-    gate: async (id) => gate.get(id),
+    gate: async (id) => {
+      const row = gate.get(id);
+      return row && { status: row[0], cert_fingerprint: row[1], device_id: row[2], last_seen_at: row[3] };
+    },
     idleGate: async (id, now) => {
       const row = idleGate.get(now, id);
-      return row && { status: row.status, cert_fingerprint: row.cert_fingerprint, device_id: row.device_id, last_seen_at: row.last_seen_at, queued: row.queued === 1 };
+      return row && { status: row[0], cert_fingerprint: row[1], device_id: row[2], last_seen_at: row[3], queued: row[4] === 1 };
     },
     nextCandidate: async (id, afterIdle, now) => (afterIdle ? nextIdle : nextResult).get(id, now),
     claim: async (id, uuid, deliveries, now) => claim.run(now, id, uuid, deliveries).changes === 1,
