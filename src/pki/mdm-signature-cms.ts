@@ -76,17 +76,19 @@ const DIGEST_TABLE = byContent(DIGESTS);
 const DIGEST_FROM_SIGNATURE_TABLE = byContent(DIGEST_FROM_SIGNATURE_OID);
 const SIGNATURE_TABLE = byContent(SIGNATURE_ALGORITHMS);
 
+const ALGORITHM_NOUN = { digestAlgorithm: "digest", signatureAlgorithm: "signature" } as const;
+
 /**
  * The algorithm identifier's OID looked up in `tables`. Unknown OIDs throw `unsupported` naming the OID, so the
  * hot path builds no result object and no message.
  */
-function lookupAlgorithm<V>(b: Uint8Array, tlv: Tlv | undefined, what: string, ...tables: [Uint8Array, V][][]): V {
+function lookupAlgorithm<V>(b: Uint8Array, tlv: Tlv | undefined, what: "digestAlgorithm" | "signatureAlgorithm", ...tables: [Uint8Array, V][][]): V {
   const seq = expectTag(tlv, DerTag.SEQUENCE, what);
   const oid = expectTag(first(b, seq), DerTag.OID, `${what} OID`);
   for (const table of tables) {
     for (const [content, value] of table) if (oidEquals(b, oid, content)) return value;
   }
-  throw new CmsStructureError("unsupported", `${what === "digestAlgorithm" ? "digest" : "signature"} algorithm ${oidToString(b, oid)} is not supported`);
+  throw new CmsStructureError("unsupported", `${ALGORITHM_NOUN[what]} algorithm ${oidToString(b, oid)} is not supported`);
 }
 
 /** The first element inside a constructed element, or undefined when it is empty. */

@@ -15,7 +15,7 @@ import { loadNativeHelper } from "../native/native-helper.ts";
 /** An RSA public key held by the helper; freed when V8 collects this handle. */
 export type RsaNativeKey = { readonly __brand: "RsaNativeKey" };
 
-interface RsaPublicExports {
+export interface RsaPublicExports {
   /** The key, or -1 when the values are out of bounds (modulus up to 16,384 bits, exponent up to 64). */
   rsaPublicKey(n: Uint8Array, e: Uint8Array): RsaNativeKey | -1;
   /** RSAVP1 of `input` (exactly the modulus length) into `output`: bytes written, or -1 (input not below n). */
@@ -43,9 +43,9 @@ export class RsaPublicValues {
   ) {}
 
   /** The helper's key for repeated use (kept with this object), or undefined when the helper refuses the values. */
-  key(native: RsaNative): RsaNativeKey | undefined {
+  key(helper: RsaPublicExports): RsaNativeKey | undefined {
     if (this.kept === undefined) {
-      const made = native.helper.rsaPublicKey(this.n, this.e);
+      const made = helper.rsaPublicKey(this.n, this.e);
       if (made === -1) return undefined;
       this.kept = made;
     }
@@ -62,12 +62,17 @@ export interface RsaNative {
   verify(key: RsaPublicValues, digest: PkcsDigest, data: Uint8Array, signature: Uint8Array, keep: boolean): boolean;
 }
 
+/** The helper (loaded once, by loadNativeHelper). */
+function loadHelper() {
+  return loadNativeHelper<RsaPublicExports>("rsa-public", ["rsaPublicKey", "rsaPublicOp", "rsaPublicOpOnce"]);
+}
+
 let instance: RsaNative | null | undefined;
 
 /** The helper-backed verifier, or undefined when the helper is not built or cannot be loaded here. */
 export function rsaNative(): RsaNative | undefined {
   if (instance === undefined) {
-    const helper = loadNativeHelper<RsaPublicExports>("rsa-public", ["rsaPublicKey", "rsaPublicOp", "rsaPublicOpOnce"]).exports;
+    const helper = loadHelper().exports;
     instance = helper === undefined ? null : nativeVerifier(helper);
   }
   return instance ?? undefined;
@@ -75,11 +80,11 @@ export function rsaNative(): RsaNative | undefined {
 
 /** Why the helper is or is not used (for the startup log). */
 export function rsaNativeStatus(): string {
-  return loadNativeHelper<RsaPublicExports>("rsa-public", ["rsaPublicKey", "rsaPublicOp", "rsaPublicOpOnce"]).why;
+  return loadHelper().why;
 }
 
 function nativeVerifier(helper: RsaPublicExports): RsaNative {
-  const self: RsaNative = {
+  return {
     helper,
     verify(key, digest, data, signature, keep) {
       // §8.2.2 step 1: the signature is exactly as long as the modulus.
@@ -88,7 +93,7 @@ function nativeVerifier(helper: RsaPublicExports): RsaNative {
       const em = Buffer.allocUnsafe(k);
       let written: number;
       if (keep) {
-        const kept = key.key(self);
+        const kept = key.key(helper);
         if (kept === undefined) return false;
         written = helper.rsaPublicOp(kept, signature, em);
       } else {
@@ -98,7 +103,6 @@ function nativeVerifier(helper: RsaPublicExports): RsaNative {
       return matchesEncoding(em, DIGEST_INFO_PREFIX[digest], hash(digest, data, "buffer"));
     },
   };
-  return self;
 }
 
 /** EM = 0x00 || 0x01 || PS (0xff, at least 8) || 0x00 || DigestInfo prefix || H, compared in full (§9.2). */
