@@ -81,6 +81,17 @@ describe("OIDs", () => {
       expect(oidEquals(b, tlv, oidContent("1.2.3"))).toBe(false);
     }
   });
+
+  it("refuses OIDs that have no encoding, and content that is no OID", () => {
+    for (const bad of ["", "1", "3.1", "1.40", "1.2.x", "1..2"]) expect(() => oidContent(bad), bad).toThrow(DerError);
+    const oid = (h: string) => {
+      const b = hex(h);
+      return oidToString(b, readRoot(b));
+    };
+    expect(() => oid("06 00")).toThrow(/empty/);
+    expect(() => oid("06 02 2a 86")).toThrow(/truncated arc/);
+    expect(() => oid("06 0a 2a ff ff ff ff ff ff ff ff 7f")).toThrow(/arc too large/);
+  });
 });
 
 describe("readTime", () => {
@@ -93,6 +104,7 @@ describe("readTime", () => {
     expect(time(DerTag.UTC_TIME, "500101000000Z").toISOString()).toBe("1950-01-01T00:00:00.000Z");
     expect(time(DerTag.GENERALIZED_TIME, "20500101000000Z").toISOString()).toBe("2050-01-01T00:00:00.000Z");
     expect(time(DerTag.GENERALIZED_TIME, "99991231235959Z").toISOString()).toBe("9999-12-31T23:59:59.000Z");
+    expect(time(DerTag.GENERALIZED_TIME, "20260102030405.25Z").toISOString()).toBe("2026-01-02T03:04:05.250Z");
   });
   it("rejects malformed times", () => {
     expect(() => time(DerTag.UTC_TIME, "20010100Z")).toThrow(DerError);

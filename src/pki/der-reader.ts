@@ -129,8 +129,12 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 /** The content octets of an OBJECT IDENTIFIER, for comparing against parsed OIDs without decoding them. */
 export function oidContent(dotted: string): Uint8Array {
-  const parts = dotted.split(".").map((p) => Number(p));
-  const [a = 0, c = 0, ...rest] = parts;
+  const arcs = dotted.split(".").map((a) => {
+    if (!/^\d+$/.test(a)) throw new DerError(`bad OID "${dotted}"`);
+    return Number(a);
+  });
+  const [a = 0, c = 0, ...rest] = arcs;
+  if (arcs.length < 2 || a > 2 || (a < 2 && c > 39)) throw new DerError(`bad OID "${dotted}"`);
   const out: number[] = [];
   for (const arc of [a * 40 + c, ...rest]) {
     const groups: number[] = [];
@@ -153,15 +157,24 @@ export function oidEquals(b: Uint8Array, tlv: Tlv, content: Uint8Array): boolean
 
 /** Dotted form of an OID, for error messages and lookups off the hot path. */
 export function oidToString(b: Uint8Array, tlv: Tlv): string {
+  return decodeOid(b, tlv.contentStart, tlv.contentEnd);
+}
+
+/** Dotted form of the OBJECT IDENTIFIER content octets b[start, end). */
+export function decodeOid(b: Uint8Array, start: number, end: number, what = "OBJECT IDENTIFIER"): string {
+  if (start >= end) throw new DerError(`${what}: empty`);
   const arcs: number[] = [];
   let v = 0;
-  for (let i = tlv.contentStart; i < tlv.contentEnd; i++) {
+  for (let i = start; i < end; i++) {
     const byte = b[i] as number;
+    if (v > 0x1ffffffffffff) throw new DerError(`${what}: arc too large`);
     v = v * 128 + (byte & 0x7f);
     if ((byte & 0x80) === 0) {
       if (arcs.length === 0) arcs.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
       else arcs.push(v);
       v = 0;
+    } else if (i === end - 1) {
+      throw new DerError(`${what}: truncated arc`);
     }
   }
   return arcs.join(".");
@@ -169,31 +182,38 @@ export function oidToString(b: Uint8Array, tlv: Tlv): string {
 
 /** UTCTime (YYMMDDHHMMSSZ, years 1950–2049 per RFC 5280) or GeneralizedTime (YYYYMMDDHHMMSS[.f]Z). */
 export function readTime(b: Uint8Array, tlv: Tlv): Date {
-  const text = Buffer.from(b.buffer, b.byteOffset + tlv.contentStart, tlv.contentEnd - tlv.contentStart).toString("latin1");
+  return decodeTime(tlv.tag, b, tlv.contentStart, tlv.contentEnd);
+}
+
+/** Decodes the content octets b[start, end) of a UTCTime or GeneralizedTime (`tag` says which). */
+export function decodeTime(tag: number, b: Uint8Array, start: number, end: number, what = "time"): Date {
+  const text = Buffer.from(b.buffer, b.byteOffset + start, end - start).toString("latin1");
   let m: RegExpExecArray | null;
   let year: number;
-  if (tlv.tag === DerTag.UTC_TIME) {
+  if (tag === DerTag.UTC_TIME) {
     m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/.exec(text);
-    if (!m) throw new DerError(`malformed UTCTime ${JSON.stringify(text)}`);
+    if (!m) throw new DerError(`${what}: malformed UTCTime ${JSON.stringify(text)}`);
     const yy = Number(m[1]);
     year = yy < 50 ? 2000 + yy : 1900 + yy;
-  } else if (tlv.tag === DerTag.GENERALIZED_TIME) {
-    m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:\.\d+)?Z$/.exec(text);
-    if (!m) throw new DerError(`malformed GeneralizedTime ${JSON.stringify(text)}`);
+  } else if (tag === DerTag.GENERALIZED_TIME) {
+    m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:\.(\d+))?Z$/.exec(text);
+    if (!m) throw new DerError(`${what}: malformed GeneralizedTime ${JSON.stringify(text)}`);
     year = Number(m[1]);
   } else {
-    throw new DerError(`expected a time but found tag 0x${tlv.tag.toString(16)}`);
+    throw new DerError(`${what}: expected a time but found tag 0x${tag.toString(16)}`);
   }
   const month = Number(m[2]);
   const day = Number(m[3]);
   const hour = Number(m[4]);
   const minute = Number(m[5]);
   const second = Number(m[6] ?? "0");
+  // Fractions of a second appear only in GeneralizedTime (RFC 5280 forbids them in certificates; CMS signingTime may have them).
+  const ms = m[7] ? Math.round(Number(`0.${m[7]}`) * 1000) : 0;
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
-    throw new DerError(`time out of range ${JSON.stringify(text)}`);
+    throw new DerError(`${what}: time out of range ${JSON.stringify(text)}`);
   }
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(hour, minute, second, 0);
+  date.setUTCHours(hour, minute, second, ms);
   return date;
 }

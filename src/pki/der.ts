@@ -8,9 +8,10 @@
 // The reader is liberal: it accepts BER indefinite lengths and constructed OCTET STRINGs, which
 // some CMS producers emit (openssl's streaming mode, older SCEP clients). The writer only emits DER.
 
-export class Asn1Error extends Error {
-  override readonly name = "Asn1Error";
-}
+import { DerError as Asn1Error, decodeOid, decodeTime, oidContent, readRoot, readTlv, type Tlv } from "./der-reader.ts";
+
+// Both readers share one header parser and one error class; this module builds a tree on top of der-reader's walk.
+export { Asn1Error };
 
 /** Identifier octets used in this code base (single-octet tags only). */
 export const Tag = {
@@ -45,8 +46,6 @@ export interface Asn1Node {
   readonly children: readonly Asn1Node[];
 }
 
-const MAX_DEPTH = 48;
-
 /** Context-specific tag number of a node, or -1 when it is not context-specific. */
 export function contextTag(node: Asn1Node): number {
   return (node.tag & 0xc0) === 0x80 ? node.tag & 0x1f : -1;
@@ -57,59 +56,25 @@ export function contextTag(node: Asn1Node): number {
  * Throws Asn1Error on anything malformed or truncated; never reads outside the buffer.
  */
 export function parseAsn1(bytes: Uint8Array): Asn1Node {
-  const [node, end] = parseAt(bytes, 0, 0);
-  if (end !== bytes.length) throw new Asn1Error(`trailing data after ASN.1 element (${bytes.length - end} bytes)`);
-  return node;
+  return nodeAt(bytes, readRoot(bytes), 0);
 }
 
-function parseAt(bytes: Uint8Array, offset: number, depth: number): [Asn1Node, number] {
-  if (depth > MAX_DEPTH) throw new Asn1Error("ASN.1 nesting too deep");
-  if (offset + 2 > bytes.length) throw new Asn1Error("truncated ASN.1 header");
-  const tag = bytes[offset]!;
-  if ((tag & 0x1f) === 0x1f) throw new Asn1Error("high-tag-number form is not supported");
-  const constructed = (tag & 0x20) !== 0;
-  let pos = offset + 1;
-  const first = bytes[pos++]!;
-  let length: number | undefined;
-  if (first < 0x80) {
-    length = first;
-  } else if (first === 0x80) {
-    if (!constructed) throw new Asn1Error("indefinite length on a primitive element");
-    length = undefined;
-  } else {
-    const count = first & 0x7f;
-    if (count > 4) throw new Asn1Error("ASN.1 length too large");
-    if (pos + count > bytes.length) throw new Asn1Error("truncated ASN.1 length");
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + bytes[pos++]!;
-  }
-  const contentStart = pos;
-  if (length !== undefined) {
-    const end = contentStart + length;
-    if (end > bytes.length) throw new Asn1Error("truncated ASN.1 content");
-    const content = bytes.subarray(contentStart, end);
-    const children: Asn1Node[] = [];
-    if (constructed) {
-      let p = contentStart;
-      while (p < end) {
-        const [child, next] = parseAt(bytes.subarray(0, end), p, depth + 1);
-        children.push(child);
-        p = next;
-      }
-    }
-    return [{ tag, constructed, raw: bytes.subarray(offset, end), content, children }, end];
-  }
-  // Indefinite length: children until the end-of-contents octets 00 00.
+function nodeAt(bytes: Uint8Array, tlv: Tlv, depth: number): Asn1Node {
+  if ((tlv.tag & 0x1f) === 0x1f) throw new Asn1Error("high-tag-number form is not supported");
+  const constructed = (tlv.tag & 0x20) !== 0;
   const children: Asn1Node[] = [];
-  let p = contentStart;
-  for (;;) {
-    if (p + 2 > bytes.length) throw new Asn1Error("truncated indefinite-length ASN.1 element");
-    if (bytes[p] === 0 && bytes[p + 1] === 0) break;
-    const [child, next] = parseAt(bytes, p, depth + 1);
-    children.push(child);
-    p = next;
+  for (let p = tlv.contentStart; constructed && p < tlv.contentEnd; ) {
+    const inner = readTlv(bytes, p, tlv.contentEnd, depth + 1);
+    children.push(nodeAt(bytes, inner, depth + 1));
+    p = inner.end;
   }
-  return [{ tag, constructed, raw: bytes.subarray(offset, p + 2), content: bytes.subarray(contentStart, p), children }, p + 2];
+  return {
+    tag: tlv.tag,
+    constructed,
+    raw: bytes.subarray(tlv.start, tlv.end),
+    content: bytes.subarray(tlv.contentStart, tlv.contentEnd),
+    children,
+  };
 }
 
 // ---- reading helpers -------------------------------------------------------------------------
@@ -145,31 +110,11 @@ function segmentsValue(node: Asn1Node): Uint8Array {
 const oidCache = new Map<string, string>();
 
 export function readOid(node: Asn1Node | undefined, what = "OBJECT IDENTIFIER"): string {
-  const n = expectTag(node, Tag.OID, what);
-  const bytes = n.content;
-  if (bytes.length === 0) throw new Asn1Error(`${what}: empty`);
+  const bytes = expectTag(node, Tag.OID, what).content;
   const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
   const cached = oidCache.get(key);
   if (cached) return cached;
-  const parts: number[] = [];
-  let value = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if (value > 0x1ffffffffffff) throw new Asn1Error(`${what}: arc too large`);
-    value = value * 128 + (b & 0x7f);
-    if ((b & 0x80) === 0) {
-      if (parts.length === 0) {
-        const first = value < 80 ? Math.floor(value / 40) : 2;
-        parts.push(first, value - first * 40);
-      } else {
-        parts.push(value);
-      }
-      value = 0;
-    } else if (i === bytes.length - 1) {
-      throw new Asn1Error(`${what}: truncated arc`);
-    }
-  }
-  const oid = parts.join(".");
+  const oid = decodeOid(bytes, 0, bytes.length, what);
   if (oidCache.size < 1024) oidCache.set(key, oid);
   return oid;
 }
@@ -222,24 +167,7 @@ export function readString(node: Asn1Node | undefined, what = "string"): string 
 
 export function readTime(node: Asn1Node | undefined, what = "time"): Date {
   if (!node) throw new Asn1Error(`${what}: missing`);
-  const s = Buffer.from(node.content).toString("latin1");
-  let m: RegExpMatchArray | null;
-  if (node.tag === Tag.UTC_TIME) {
-    m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/.exec(s);
-    if (!m) throw new Asn1Error(`${what}: bad UTCTime "${s}"`);
-    const yy = Number(m[1]);
-    const year = yy >= 50 ? 1900 + yy : 2000 + yy;
-    return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)));
-  }
-  if (node.tag === Tag.GENERALIZED_TIME) {
-    m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d+))?Z$/.exec(s);
-    if (!m) throw new Asn1Error(`${what}: bad GeneralizedTime "${s}"`);
-    const ms = m[7] ? Math.round(Number(`0.${m[7]}`) * 1000) : 0;
-    return new Date(
-      Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms),
-    );
-  }
-  throw new Asn1Error(`${what}: not a time (tag 0x${node.tag.toString(16)})`);
+  return decodeTime(node.tag, node.content, 0, node.content.length, what);
 }
 
 export function readBoolean(node: Asn1Node | undefined, what = "BOOLEAN"): boolean {
@@ -321,20 +249,7 @@ const oidEncodeCache = new Map<string, Uint8Array>();
 export function oid(dotted: string): Uint8Array {
   const cached = oidEncodeCache.get(dotted);
   if (cached) return cached;
-  const arcs = dotted.split(".").map((a) => {
-    if (!/^\d+$/.test(a)) throw new Asn1Error(`bad OID "${dotted}"`);
-    return Number(a);
-  });
-  if (arcs.length < 2 || arcs[0]! > 2) throw new Asn1Error(`bad OID "${dotted}"`);
-  const bytes: number[] = [];
-  const push = (v: number) => {
-    const tmp = [v & 0x7f];
-    for (let x = Math.floor(v / 128); x > 0; x = Math.floor(x / 128)) tmp.unshift(0x80 | (x & 0x7f));
-    bytes.push(...tmp);
-  };
-  push(arcs[0]! * 40 + arcs[1]!);
-  for (const a of arcs.slice(2)) push(a);
-  const enc = tlv(Tag.OID, Uint8Array.from(bytes));
+  const enc = tlv(Tag.OID, oidContent(dotted));
   oidEncodeCache.set(dotted, enc);
   return enc;
 }
