@@ -3,13 +3,13 @@
 // share the file. Progress is aggregated for a progress bar; the summary gives counts, grouped errors,
 // throughput and latency percentiles (per HTTP request and per device).
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { generatePrivateKey } from "../src/pki/keys.ts";
+import { startWorkerThread } from "../src/worker-thread.ts";
 import { FleetStore, type DeviceFilter } from "./fleet-store.ts";
 import type { FleetOperation, OperationInput } from "./fleet-operations.ts";
 import { NumberBuffer, summarizeLatencies, type LatencySummary } from "./latency-stats.ts";
-import { readProfile } from "./profile-reader.ts";
-import { isDict } from "./profile-reader.ts";
+import { isDict, readProfile } from "./profile-reader.ts";
 import { runOnlineSlice, runSlice, type ProgressDelta } from "./fleet-slice.ts";
 import type { MainMessage, WorkerJob, WorkerMessage } from "./fleet-worker.ts";
 
@@ -106,7 +106,7 @@ function partition(seqs: readonly number[], parts: number): number[][] {
 }
 
 function startWorker(job: WorkerJob, onDelta: (d: ProgressDelta) => void): { worker: Worker; done: Promise<void> } {
-  const worker = new Worker(new URL("./fleet-worker-entry.mjs", import.meta.url), { workerData: job });
+  const worker = startWorkerThread(import.meta.url, "./fleet-worker", { workerData: job });
   const done = new Promise<void>((resolve, reject) => {
     let finished = false;
     worker.on("message", (m: WorkerMessage) => {

@@ -4,9 +4,8 @@
 // each with its own ApnsClient (its own connections per certificate), and keeps only batching on the main
 // thread. Workers start on the first push and stop after `idleMs` without one, so a server that is not
 // pushing carries no extra threads.
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startWorkerThread } from "../worker-thread.ts";
 import { APNS_DEVELOPMENT, APNS_PRODUCTION, type ApnsClientOptions, type PushIdentity } from "./apns-client.ts";
 import type { ApnsResult } from "./apns-response.ts";
 import type { ApnsTransport } from "./apns-transport.ts";
@@ -27,22 +26,6 @@ interface PoolWorker {
   /** Pushes gathered this turn, by certificate and gateway. */
   outbox: Map<string, PushBatch>;
   gone: boolean;
-}
-
-/**
- * The worker's bootstrap, evaluated as a script: from the TypeScript sources it registers tsx's loader first
- * (as bin/orchard.js does for the main thread); from the compiled tree it imports the .js directly.
- */
-function bootstrap(): string {
-  const self = import.meta.url;
-  if (self.endsWith(".ts")) {
-    // The ES module build of tsx's API (its CommonJS build resolves its loader from the wrong folder); require
-    // resolution finds the package, the import condition's file sits beside it.
-    const tsx = pathToFileURL(createRequire(self).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")).href;
-    const entry = new URL("./apns-worker.ts", self).href;
-    return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  }
-  return `import(${JSON.stringify(new URL("./apns-worker.js", self).href)});`;
 }
 
 export class ApnsWorkerPool implements ApnsTransport {
@@ -137,7 +120,7 @@ export class ApnsWorkerPool implements ApnsTransport {
   private spawn(): PoolWorker {
     const { threads: _threads, idleMs: _idleMs, ...clientOptions } = this.options;
     const options: ApnsClientOptions = { ...clientOptions, ...(this.url ? { url: this.url } : {}), ...(this.extraCaPem ? { extraCaPem: this.extraCaPem } : {}) };
-    const worker = new Worker(bootstrap(), { eval: true, workerData: options });
+    const worker = startWorkerThread(import.meta.url, "./apns-worker", { workerData: options });
     worker.unref();
     this.started++;
     const w: PoolWorker = { worker, identities: new Set(), pending: new Map(), outbox: new Map(), gone: false };
