@@ -23,6 +23,7 @@ export function registerServeCommands(program: Command): void {
       console.log(`  Enrollment URL:  ${link ?? "(no live enrollment profile: orchard enrollment-profile create --name NAME)"}`);
       console.log(`  Admin API:       ${base}/api/v1 (reference at ${base}/api/docs)`);
       if (server.adminTokenFile) console.log(`  Admin token file: ${server.adminTokenFile}`);
+      console.log(`  CA certificate:  ${server.caFile}`);
       if (opts.demo) {
         const demo = await startDemo(server, server.ctx.logger);
         server.onStop(() => demo.stop());

@@ -1,5 +1,5 @@
 // What happens the first time Orchard starts on an empty database.
-import { writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AppContext } from "../app-context.ts";
 import { PROFILE_DEFAULTS, ProfileError } from "../manage/enrollment-profiles/enrollment-profiles.ts";
@@ -18,6 +18,28 @@ export async function ensureAdminToken(ctx: AppContext): Promise<string | undefi
   mkdirSync(ctx.config.dataDir, { recursive: true });
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   ctx.logger.info({ file: path }, "created the initial admin API token");
+  return path;
+}
+
+export const CA_CERTIFICATE_FILE = "ca.pem";
+
+/**
+ * Writes Orchard's CA certificate (public) to DATA_DIR/ca.pem, where tools that must trust the server find it:
+ * `orchard sim enroll --ca`, curl --cacert, a load balancer's client-certificate trust store. Rewritten only when
+ * the CA changed (an imported CA replacing the generated one).
+ */
+export function writeCaCertificate(ctx: Pick<AppContext, "config">, caPem: string): string {
+  const path = join(ctx.config.dataDir, CA_CERTIFICATE_FILE);
+  let current: string | undefined;
+  try {
+    current = readFileSync(path, "utf8");
+  } catch {
+    current = undefined;
+  }
+  if (current !== caPem) {
+    mkdirSync(ctx.config.dataDir, { recursive: true });
+    writeFileSync(path, caPem, { mode: 0o644 });
+  }
   return path;
 }
 

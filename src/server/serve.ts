@@ -10,7 +10,7 @@ import { createLogger } from "../log/logger.ts";
 import { buildHttpApp, requestListenerOf } from "../http/app.ts";
 import { buildContext } from "./context.ts";
 import { MAINTENANCE_SCHEDULES, startSchedules } from "../jobs/schedules.ts";
-import { ensureAdminToken } from "./first-start.ts";
+import { ensureAdminToken, writeCaCertificate } from "./first-start.ts";
 import { startPushRuntime, type PushRuntime } from "../push/push-runtime.ts";
 import { startMemoryTrimmer } from "./memory-trim.ts";
 import { rsaNative, rsaNativeStatus } from "../pki/rsa-native.ts";
@@ -22,6 +22,8 @@ export interface RunningServer {
   httpPort: number | undefined;
   caPem: string;
   adminTokenFile: string | undefined;
+  /** DATA_DIR/ca.pem: the CA certificate, for clients that must trust the server. */
+  caFile: string;
   /** The push machinery; `push.apnsDev` is the in-process local APNs endpoint in development mode. */
   push: PushRuntime;
   /** Runs `fn` first when the server stops (e.g. the demo fleet). */
@@ -42,6 +44,7 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
   const ctx = await buildContext(config, logger);
   const adminTokenFile = await ensureAdminToken(ctx);
   const creds = ctx.credentials;
+  const caFile = writeCaCertificate(ctx, creds.caPem);
 
   const app = await buildHttpApp(ctx, {
     https: {
@@ -116,5 +119,5 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
     process.once("SIGINT", onSignal);
   }
 
-  return { ctx, app, httpsPort, httpPort, caPem: creds.caPem, adminTokenFile, push, onStop: (fn) => void beforeStop.push(fn), stop };
+  return { ctx, app, httpsPort, httpPort, caPem: creds.caPem, caFile, adminTokenFile, push, onStop: (fn) => void beforeStop.push(fn), stop };
 }

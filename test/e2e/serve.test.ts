@@ -51,7 +51,9 @@ describeEachDatabase("orchard serve", (database) => {
   });
 
   it("serves health over HTTPS with a certificate from Orchard's CA, and plain HTTP when asked", async () => {
-    expect((await get(server.httpsPort, "/healthz", server.caPem)).status).toBe(200);
+    // The CA certificate a client needs to trust the server is in the data folder.
+    expect(server.caFile).toBe(join(dataDir, "ca.pem"));
+    expect((await get(server.httpsPort, "/healthz", readFileSync(server.caFile, "utf8"))).status).toBe(200);
     expect((await get(server.httpsPort, "/readyz", server.caPem)).status).toBe(200);
     const plain = await fetch(`http://127.0.0.1:${server.httpPort}/healthz`);
     expect(plain.status).toBe(200);
