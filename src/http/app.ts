@@ -2,7 +2,7 @@
 // and operators (/healthz, /readyz, /metrics). On its sockets, PUT /mdm/checkin and /mdm/connect are taken
 // before fastify by mdm-fast-path.ts. Listening (HTTPS, plain HTTP) is serve.ts's business.
 import { randomUUID } from "node:crypto";
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from "node:https";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import swagger from "@fastify/swagger";
@@ -43,6 +43,18 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 
 const listeners = new WeakMap<FastifyInstance, RequestListener>();
 
+/**
+ * The timeouts of every listener serving the app (HTTPS here, plain HTTP in serve.ts). Keep-alive outlasts the
+ * idle timeout of common load balancers (60 s), so a proxy never reuses a connection Orchard is closing (a 502);
+ * no whole-request timeout, as fastify, since device bodies are capped by size instead.
+ */
+export function configureListener<S extends HttpServer>(server: S): S {
+  server.keepAliveTimeout = 72_000;
+  server.requestTimeout = 0;
+  server.setTimeout(0);
+  return server;
+}
+
 /** What the app's own server runs for each request: for further servers (plain HTTP) to run the same. */
 export function requestListenerOf(app: FastifyInstance): RequestListener {
   const listener = listeners.get(app);
@@ -70,16 +82,12 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
     bodyLimit: ctx.config.apiBodyLimit,
     return503OnClosing: true,
     forceCloseConnections: "idle",
-    // Device requests are taken before fastify (mdm-fast-path.ts); the timeouts are fastify's defaults.
+    // Device requests are taken before fastify (mdm-fast-path.ts).
     serverFactory: (fastifyHandler: RequestListener) => {
       listener = (req, res) => {
         if (!fastPath(req, res)) fastifyHandler(req, res);
       };
-      const server = options.https ? createHttpsServer(options.https, listener) : createHttpServer(listener);
-      server.keepAliveTimeout = 72_000;
-      server.requestTimeout = 0;
-      server.setTimeout(0);
-      return server;
+      return configureListener(options.https ? createHttpsServer(options.https, listener) : createHttpServer(listener));
     },
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
   listeners.set(app, listener!);

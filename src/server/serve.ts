@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { AppContext } from "../app-context.ts";
 import type { OrchardConfig } from "../config.ts";
 import { createLogger } from "../log/logger.ts";
-import { buildHttpApp, requestListenerOf } from "../http/app.ts";
+import { buildHttpApp, configureListener, requestListenerOf } from "../http/app.ts";
 import { buildContext } from "./context.ts";
 import { MAINTENANCE_SCHEDULES, startSchedules } from "../jobs/schedules.ts";
 import { ensureAdminToken, writeCaCertificate } from "./first-start.ts";
@@ -71,7 +71,7 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
   let plain: Server | undefined;
   let httpPort: number | undefined;
   if (config.httpPort !== undefined) {
-    plain = createServer(requestListenerOf(app));
+    plain = configureListener(createServer(requestListenerOf(app)));
     await new Promise<void>((resolve, reject) => {
       plain!.once("error", reject);
       plain!.listen(config.httpPort, config.host, () => resolve());

@@ -57,6 +57,8 @@ describeEachDatabase("orchard serve", (database) => {
     expect((await get(server.httpsPort, "/readyz", server.caPem)).status).toBe(200);
     const plain = await fetch(`http://127.0.0.1:${server.httpPort}/healthz`);
     expect(plain.status).toBe(200);
+    // Behind a load balancer (TLS terminated there), idle connections must outlive its usual 60 s idle timeout.
+    expect(plain.headers.get("keep-alive")).toBe("timeout=72");
     const metrics = await get(server.httpsPort, "/metrics", server.caPem);
     expect(metrics.body).toContain('orchard_http_requests_total{method="GET",route="/healthz",status="200"}');
   });
