@@ -5,7 +5,8 @@ import { spawnSync } from "node:child_process";
 import { constants, generateKeyPairSync, hash, privateEncrypt, sign, verify, type KeyObject } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { keyPartsToJwk, readSpkiKeyParts } from "./spki-key.ts";
-import { matchesEncoding, rsaNative, rsaNativeStatus, RsaPublicValues, type PkcsDigest, type RsaNative } from "./rsa-native.ts";
+import { matchesEncoding, rsaNative, rsaNativeStatus, RsaPublicValues, type RsaNative } from "./rsa-native.ts";
+import type { CmsDigest } from "./mdm-signature-cms.ts";
 
 const DATA = Buffer.from("the DER of some signed attributes, or a request body");
 const PREFIX_SHA256 = Buffer.from("3031300d060960864801650304020105000420", "hex");
@@ -56,7 +57,7 @@ describe.runIf(compiler)("RSA signatures through the native helper", () => {
 
   it("accepts what node:crypto signs, for each digest and key size, with a kept key and a one-off key", () => {
     for (const key of [key2048, rsaKey(3072, 3), rsaKey(1024)]) {
-      for (const digest of ["sha1", "sha224", "sha256", "sha384", "sha512"] as PkcsDigest[]) {
+      for (const digest of ["sha1", "sha224", "sha256", "sha384", "sha512"] as CmsDigest[]) {
         const signature = sign(digest, DATA, key.privateKey);
         expect(native.verify(key.values, digest, DATA, signature, true), `${key.k * 8}-bit ${digest}`).toBe(true);
         expect(native.verify(key.values, digest, DATA, signature, false), `${key.k * 8}-bit ${digest} once`).toBe(true);

@@ -11,6 +11,7 @@
 // When the helper is not built, `rsaNative()` is undefined and the verifier uses node:crypto.
 import { hash } from "node:crypto";
 import { loadNativeHelper } from "../native/native-helper.ts";
+import type { CmsDigest } from "./mdm-signature-cms.ts";
 
 /** An RSA public key held by the helper; freed when V8 collects this handle. */
 export type RsaNativeKey = { readonly __brand: "RsaNativeKey" };
@@ -23,10 +24,8 @@ export interface RsaPublicExports {
   rsaPublicOpOnce(n: Uint8Array, e: Uint8Array, input: Uint8Array, output: Uint8Array): number;
 }
 
-export type PkcsDigest = "sha1" | "sha224" | "sha256" | "sha384" | "sha512";
-
 /** DER of DigestInfo up to the hash value, per digest (RFC 8017 §9.2, note 1). */
-const DIGEST_INFO_PREFIX: Readonly<Record<PkcsDigest, Buffer>> = {
+const DIGEST_INFO_PREFIX: Readonly<Record<CmsDigest, Buffer>> = {
   sha1: Buffer.from("3021300906052b0e03021a05000414", "hex"),
   sha224: Buffer.from("302d300d06096086480165030402040500041c", "hex"),
   sha256: Buffer.from("3031300d060960864801650304020105000420", "hex"),
@@ -59,7 +58,7 @@ export interface RsaNative {
    * Verifies an RSASSA-PKCS1-v1_5 signature over `data`. `keep`: use (and keep) the helper's key for `key`
    * rather than making one for this call only: for keys that will be used again.
    */
-  verify(key: RsaPublicValues, digest: PkcsDigest, data: Uint8Array, signature: Uint8Array, keep: boolean): boolean;
+  verify(key: RsaPublicValues, digest: CmsDigest, data: Uint8Array, signature: Uint8Array, keep: boolean): boolean;
 }
 
 /** The helper (loaded once, by loadNativeHelper). */
