@@ -2,62 +2,31 @@
 // them (as a command to N targets does), the jobs it becomes claimed and run, pushes over HTTP/2 to the local
 // APNs endpoint (a child process, so it has its own core), outcomes written back. Prints JSON and a table.
 //   node bin/run-ts.js bench/push-fanout.ts [--count 100000] [--database-url postgres://…]
-import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { sql } from "kysely";
 import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log/logger.ts";
 import { buildContext } from "../src/server/context.ts";
+import { startEndpointProcess } from "./lib/apns-endpoint-process.ts";
 import { insertPushableEnrollments } from "./lib/push-enrollments.ts";
-
-interface Ready {
-  url: string;
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-  topic: string;
-}
-
-async function endpointProcess(): Promise<void> {
-  const { startApnsDev } = await import("../src/push/apns-dev/apns-dev.ts");
-  const { issuePushCertificate } = await import("../src/push/apns-dev/authority.ts");
-  const dev = await startApnsDev({ devicePort: false, recordLimit: 1000 });
-  const cert = await issuePushCertificate(dev.authority.ca);
-  process.send!({ url: dev.url, caPem: dev.caPem, certPem: cert.certPem, keyPem: cert.keyPem, topic: cert.topic } satisfies Ready);
-  process.on("message", (m) => {
-    if (m === "stats") process.send!({ stats: dev.apns.stats });
-    if (m === "exit") void dev.close().then(() => process.exit(0));
-  });
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { count: { type: "string", default: "100000" }, "database-url": { type: "string" } } });
   const count = Number(values.count);
-  const runTs = fileURLToPath(new URL("../bin/run-ts.js", import.meta.url));
-  const child = fork(runTs, [fileURLToPath(import.meta.url), "--endpoint"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const ready = await new Promise<Ready>((resolve) => child.once("message", (m) => resolve(m as Ready)));
-  const stats = () =>
-    new Promise<{ received: number; accepted: number }>((resolve) => {
-      const on = (m: unknown) => {
-        if (typeof m === "object" && m !== null && "stats" in m) {
-          child.off("message", on);
-          resolve((m as { stats: { received: number; accepted: number } }).stats);
-        }
-      };
-      child.on("message", on);
-      child.send("stats");
-    });
+  const endpoint = await startEndpointProcess();
+  const { ready } = endpoint;
 
   const dir = mkdtempSync(join(tmpdir(), "orchard-push-fanout-"));
   const config = {
     ...loadConfig({ ORCHARD_DATA_DIR: dir, ORCHARD_MASTER_KEY: randomBytes(32).toString("base64"), ORCHARD_PUBLIC_URL: "https://orchard.test" }),
     ...(values["database-url"] ? { databaseUrl: values["database-url"] } : {}),
     logLevel: "warn" as const,
+    // The jobs are due at once: the coalescing delay only waits, and the bench runs the due jobs itself.
+    pushCoalesceMs: 0,
   };
   const ctx = await buildContext(config, createLogger("warn"));
   try {
@@ -75,7 +44,7 @@ async function main(): Promise<void> {
     await ctx.jobs.runDue();
     const tDone = performance.now();
     const cpu = process.cpuUsage(cpuBefore);
-    const endpoint = await stats();
+    const endpointStats = await endpoint.stats();
     const ok = await ctx.store.db.selectFrom("enrollments").select((eb) => eb.fn.countAll<number>().as("n")).where("last_push_result", "=", "ok").executeTakeFirst();
     const retries = await ctx.store.db.selectFrom("push_retries").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirst();
     const result = {
@@ -86,7 +55,7 @@ async function main(): Promise<void> {
       queueJobsSeconds: round((tQueued - t0) / 1000),
       allPushedSeconds: round((tDone - t0) / 1000),
       pushesPerSecond: Math.round(count / ((tDone - t0) / 1000)),
-      endpointAccepted: endpoint.accepted,
+      endpointAccepted: endpointStats.accepted,
       recordedOk: Number(ok?.n ?? 0),
       repushRowsScheduled: Number(retries?.n ?? 0),
       serverCpuSeconds: round((cpu.user + cpu.system) / 1e6),
@@ -96,7 +65,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result, null, 2));
     console.log(`\n| database | enrollments | queue jobs s | all pushed s | pushes/s | CPU s | RSS MB |\n|---|---|---|---|---|---|---|\n| ${result.database} | ${count} | ${result.queueJobsSeconds} | ${result.allPushedSeconds} | ${result.pushesPerSecond} | ${result.serverCpuSeconds} | ${result.rssMb.after} |`);
   } finally {
-    child.send("exit");
+    endpoint.stop();
     await ctx.push.client.close();
     await ctx.store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -107,5 +76,4 @@ function round(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
-if (process.argv.includes("--endpoint")) await endpointProcess();
-else await main();
+await main();

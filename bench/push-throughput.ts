@@ -5,47 +5,21 @@
 // --threads: push worker threads (default: the server's default for this machine, see ORCHARD_PUSH_THREADS); 0 sends
 // on the main thread.
 // ORCHARD_BENCH_ENDPOINT_NODE_ARGS: node flags for the endpoint process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
-import { fork } from "node:child_process";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ApnsClient } from "../src/push/apns-client.ts";
 import type { ApnsTransport } from "../src/push/apns-transport.ts";
 import { ApnsWorkerPool } from "../src/push/apns-worker-pool.ts";
 import { certificateFingerprint, pemToDer } from "../src/pki/pem.ts";
 import { defaultPushThreads } from "../src/config.ts";
-
-interface Ready {
-  url: string;
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-  topic: string;
-}
-
-async function endpointProcess(): Promise<void> {
-  const { startApnsDev } = await import("../src/push/apns-dev/apns-dev.ts");
-  const { issuePushCertificate } = await import("../src/push/apns-dev/authority.ts");
-  const dev = await startApnsDev({ devicePort: false, recordLimit: 1000 });
-  const cert = await issuePushCertificate(dev.authority.ca);
-  process.send!({ url: dev.url, caPem: dev.caPem, certPem: cert.certPem, keyPem: cert.keyPem, topic: cert.topic } satisfies Ready);
-  process.on("message", (m) => {
-    if (m === "stats") {
-      const cpu = process.cpuUsage();
-      process.send!({ stats: { ...dev.apns.stats, cpuSeconds: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100 } });
-    }
-    if (m === "exit") void dev.close().then(() => process.exit(0));
-  });
-}
+import { startEndpointProcess } from "./lib/apns-endpoint-process.ts";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { count: { type: "string", default: "100000" }, threads: { type: "string", default: String(defaultPushThreads(availableParallelism())) }, connections: { type: "string", default: "1" }, streams: { type: "string", default: "1000" }, window: { type: "string", default: "20000" }, json: { type: "boolean", default: false } } });
   const count = Number(values.count);
   const window = Number(values.window);
-  // Through bin/run-ts.js, which registers the TypeScript loader in the child too.
-  const runTs = fileURLToPath(new URL("../bin/run-ts.js", import.meta.url));
-  const child = fork(runTs, [fileURLToPath(import.meta.url), "--endpoint"], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: (process.env.ORCHARD_BENCH_ENDPOINT_NODE_ARGS ?? "").split(" ").filter(Boolean) });
-  const ready = await new Promise<Ready>((resolve) => child.once("message", (m) => resolve(m as Ready)));
+  const endpoint = await startEndpointProcess((process.env.ORCHARD_BENCH_ENDPOINT_NODE_ARGS ?? "").split(" ").filter(Boolean));
+  const { ready } = endpoint;
   const clientOptions = { url: ready.url, extraCaPem: [ready.caPem], expirationSeconds: 604800, maxStreams: Number(values.streams), connectionsPerCertificate: Number(values.connections), pingIntervalMs: 0 };
   const threads = Number(values.threads);
   const client: ApnsTransport = threads > 0 ? new ApnsWorkerPool({ ...clientOptions, threads }) : new ApnsClient(clientOptions);
@@ -75,9 +49,8 @@ async function main(): Promise<void> {
   const rssPeak = process.memoryUsage.rss();
   latencies.sort();
   const pct = (p: number) => Math.round(latencies[Math.min(count - 1, Math.floor((p / 100) * count))]! * 10) / 10;
-  child.send("stats");
-  const server = await new Promise<{ stats: unknown }>((resolve) => child.on("message", (m) => typeof m === "object" && m && "stats" in m && resolve(m as { stats: unknown })));
-  child.send("exit");
+  const endpointStats = await endpoint.stats();
+  endpoint.stop();
   await client.close();
   const result = {
     benchmark: "push-throughput",
@@ -92,12 +65,11 @@ async function main(): Promise<void> {
     connections: Number(values.connections),
     maxStreams: Number(values.streams),
     window,
-    endpoint: server.stats,
+    endpoint: endpointStats,
     node: process.version,
   };
   console.log(JSON.stringify(result, null, 2));
   console.log(`\n| pushes | seconds | pushes/s | p50 ms | p99 ms | client RSS MB |\n|---|---|---|---|---|---|\n| ${count} | ${result.seconds} | ${result.pushesPerSecond} | ${result.latencyMs.p50} | ${result.latencyMs.p99} | ${result.clientRssMb.after} |`);
 }
 
-if (process.argv.includes("--endpoint")) await endpointProcess();
-else await main();
+await main();
