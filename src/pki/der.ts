@@ -8,30 +8,21 @@
 // The reader is liberal: it accepts BER indefinite lengths and constructed OCTET STRINGs, which
 // some CMS producers emit (openssl's streaming mode, older SCEP clients). The writer only emits DER.
 
-import { DerError as Asn1Error, decodeOid, decodeTime, oidContent, readRoot, readTlv, type Tlv } from "./der-reader.ts";
+import { DerError as Asn1Error, DerTag, decodeOid, decodeTime, oidContent, readRoot, readTlv, type Tlv } from "./der-reader.ts";
 
 // Both readers share one header parser and one error class; this module builds a tree on top of der-reader's walk.
 export { Asn1Error };
 
-/** Identifier octets used in this code base (single-octet tags only). */
+/** Identifier octets used in this code base (single-octet tags only): der-reader's, and the character strings. */
 export const Tag = {
-  BOOLEAN: 0x01,
-  INTEGER: 0x02,
-  BIT_STRING: 0x03,
-  OCTET_STRING: 0x04,
-  NULL: 0x05,
-  OID: 0x06,
+  ...DerTag,
   UTF8_STRING: 0x0c,
   PRINTABLE_STRING: 0x13,
   T61_STRING: 0x14,
   IA5_STRING: 0x16,
-  UTC_TIME: 0x17,
-  GENERALIZED_TIME: 0x18,
   VISIBLE_STRING: 0x1a,
   UNIVERSAL_STRING: 0x1c,
   BMP_STRING: 0x1e,
-  SEQUENCE: 0x30,
-  SET: 0x31,
 } as const;
 
 export interface Asn1Node {
