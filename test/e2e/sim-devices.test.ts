@@ -1,7 +1,6 @@
 // The virtual device fleet against a real Orchard over HTTPS, on SQLite and PostgreSQL: devices enroll from the
 // signed .mobileconfig Orchard serves (root CA trust, SCEP, MDM payload), then answer commands queued through the
 // admin API. What Orchard stores is compared with what the devices are.
-import { createServer } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,18 +13,8 @@ import { buildPlist, type PlistDict } from "../../src/wire/plist.ts";
 import { VirtualDevice } from "../../sim/device.ts";
 import { fromB64 } from "../../sim/keychain.ts";
 import { Transport } from "../../sim/mdm-transport.ts";
+import { freePort } from "../../bench/lib/server-process.ts";
 import { describeEachDatabase } from "../databases.ts";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describeEachDatabase("virtual devices against Orchard", (database) => {
   let server: RunningServer;

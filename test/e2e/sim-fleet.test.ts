@@ -1,7 +1,6 @@
 // The fleet runner against a real Orchard: a fleet file of mixed devices enrolls from the .mobileconfig across
 // worker threads with a shared key pool, runs a command round, stays online and answers a wake-up (where a push
 // will plug in), and unenrolls, on SQLite and PostgreSQL.
-import { createServer } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,18 +12,8 @@ import { createFleet } from "../../sim/fleet-commands.ts";
 import { runFleet, runFleetOnline } from "../../sim/fleet-runner.ts";
 import { FleetStore } from "../../sim/fleet-store.ts";
 import { startDemoFleet } from "../../sim/demo-fleet.ts";
+import { freePort } from "../../bench/lib/server-process.ts";
 import { describeEachDatabase } from "../databases.ts";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describeEachDatabase("fleet runner against Orchard", (database) => {
   let server: RunningServer;
