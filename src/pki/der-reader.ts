@@ -40,8 +40,12 @@ export interface Tlv {
 
 const MAX_NESTING = 64;
 
-/** Reads the element at `at`, which must end by `limit`. */
-export function readTlv(b: Uint8Array, at: number, limit: number, nesting = 0): Tlv {
+/**
+ * Reads the element at `at`, which must end by `limit`. An indefinite-length element's end is found by walking
+ * its contents, unless `findEnd` is false: then its contentEnd and end are -1, for a caller that walks the
+ * contents anyway (der.ts's tree builder; walking twice at every level would cost time in the nesting depth).
+ */
+export function readTlv(b: Uint8Array, at: number, limit: number, nesting = 0, findEnd = true): Tlv {
   if (nesting > MAX_NESTING) throw new DerError("ASN.1 nesting too deep");
   if (at >= limit) throw new DerError(`truncated ASN.1: expected an element at offset ${at}`);
   const tag = b[at] as number;
@@ -62,6 +66,7 @@ export function readTlv(b: Uint8Array, at: number, limit: number, nesting = 0): 
     length = first;
   } else if (first === 0x80) {
     if ((tag & 0x20) === 0) throw new DerError(`indefinite length on a primitive element at offset ${at}`);
+    if (!findEnd) return { tag, start: at, contentStart: p, contentEnd: -1, end: -1, indefinite: true };
     return readIndefinite(b, at, tag, p, limit, nesting);
   } else {
     const count = first & 0x7f;

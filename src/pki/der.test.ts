@@ -74,6 +74,15 @@ describe("DER writer and reader", () => {
     const node = parseAsn1(ber);
     expect(node.children).toHaveLength(1);
     expect(Buffer.from(octetStringValue(node.children[0]!)).toString()).toBe("abcd");
+    // raw spans the end-of-contents octets, content does not; an element after a nested indefinite one is found.
+    const nested = Uint8Array.from([0x30, 0x80, 0xa0, 0x80, 0x02, 0x01, 0x05, 0, 0, 0x05, 0x00, 0, 0]);
+    const root = parseAsn1(nested);
+    expect(root.raw).toHaveLength(13);
+    expect(root.content).toHaveLength(9);
+    expect(root.children.map((c) => [c.tag, c.raw.length, c.content.length])).toEqual([[0xa0, 7, 3], [0x05, 2, 0]]);
+    expect(readSmallInteger(root.children[0]!.children[0])).toBe(5);
+    expect(() => parseAsn1(nested.subarray(0, 12))).toThrow(/no end-of-contents/);
+    expect(() => parseAsn1(Uint8Array.from([...nested, 0x05, 0x00]))).toThrow(/2 unexpected bytes/);
   });
 
   it("decodes the character string types", () => {

@@ -8,7 +8,7 @@
 // The reader is liberal: it accepts BER indefinite lengths and constructed OCTET STRINGs, which
 // some CMS producers emit (openssl's streaming mode, older SCEP clients). The writer only emits DER.
 
-import { DerError as Asn1Error, DerTag, decodeOid, decodeTime, oidContent, readRoot, readTlv, type Tlv } from "./der-reader.ts";
+import { DerError as Asn1Error, DerTag, decodeOid, decodeTime, oidContent, readTlv } from "./der-reader.ts";
 
 // Both readers share one header parser and one error class; this module builds a tree on top of der-reader's walk.
 export { Asn1Error };
@@ -47,25 +47,38 @@ export function contextTag(node: Asn1Node): number {
  * Throws Asn1Error on anything malformed or truncated; never reads outside the buffer.
  */
 export function parseAsn1(bytes: Uint8Array): Asn1Node {
-  return nodeAt(bytes, readRoot(bytes), 0);
+  const [node, end] = nodeAt(bytes, 0, bytes.length, 0);
+  if (end !== bytes.length) throw new Asn1Error(`${bytes.length - end} unexpected bytes after the ASN.1 value`);
+  return node;
 }
 
-function nodeAt(bytes: Uint8Array, tlv: Tlv, depth: number): Asn1Node {
+/** The element at `at` and the offset after it; each octet is read once, however deep the nesting. */
+function nodeAt(bytes: Uint8Array, at: number, limit: number, depth: number): [Asn1Node, number] {
+  const tlv = readTlv(bytes, at, limit, depth, false);
   if ((tlv.tag & 0x1f) === 0x1f) throw new Asn1Error("high-tag-number form is not supported");
   const constructed = (tlv.tag & 0x20) !== 0;
   const children: Asn1Node[] = [];
-  for (let p = tlv.contentStart; constructed && p < tlv.contentEnd; ) {
-    const inner = readTlv(bytes, p, tlv.contentEnd, depth + 1);
-    children.push(nodeAt(bytes, inner, depth + 1));
-    p = inner.end;
+  let p = tlv.contentStart;
+  if (!tlv.indefinite) {
+    while (constructed && p < tlv.contentEnd) p = push(children, nodeAt(bytes, p, tlv.contentEnd, depth + 1));
+    return [node(bytes, tlv.tag, at, tlv.contentStart, tlv.contentEnd, tlv.end, children), tlv.end];
   }
-  return {
-    tag: tlv.tag,
-    constructed,
-    raw: bytes.subarray(tlv.start, tlv.end),
-    content: bytes.subarray(tlv.contentStart, tlv.contentEnd),
-    children,
-  };
+  // Indefinite length: children until the end-of-contents octets 00 00.
+  for (;;) {
+    if (p + 2 > limit) throw new Asn1Error(`indefinite-length element at offset ${at} has no end-of-contents`);
+    if (bytes[p] === 0 && bytes[p + 1] === 0) break;
+    p = push(children, nodeAt(bytes, p, limit, depth + 1));
+  }
+  return [node(bytes, tlv.tag, at, tlv.contentStart, p, p + 2, children), p + 2];
+}
+
+function push(children: Asn1Node[], [child, end]: [Asn1Node, number]): number {
+  children.push(child);
+  return end;
+}
+
+function node(bytes: Uint8Array, tag: number, start: number, contentStart: number, contentEnd: number, end: number, children: Asn1Node[]): Asn1Node {
+  return { tag, constructed: (tag & 0x20) !== 0, raw: bytes.subarray(start, end), content: bytes.subarray(contentStart, contentEnd), children };
 }
 
 // ---- reading helpers -------------------------------------------------------------------------
