@@ -107,6 +107,10 @@ export class Transport {
         res.on("error", (e) => reject(e instanceof TransportError ? e : new TransportError(`${req.method} ${req.url}: ${e.message}`)));
       });
       r.setTimeout(this.timeoutMs, () => r.destroy(new TransportError(`${req.method} ${req.url}: no answer within ${this.timeoutMs} ms`)));
+      // Node applies the request's timeout only once the socket has connected; until then the socket has the
+      // agent's idle timeout, and a host-name lookup waiting for libuv's threads (busy generating a fleet's keys)
+      // outlasts it. The whole request gets timeoutMs; the agent sets the idle timeout again when it is freed.
+      r.once("socket", (socket) => socket.setTimeout(this.timeoutMs));
       r.on("error", (e) => reject(e instanceof TransportError ? e : new TransportError(`${req.method} ${req.url}: ${e.message}`)));
       r.end(req.method === "GET" ? undefined : body);
     });
