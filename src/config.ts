@@ -231,6 +231,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OrchardConfig 
   return config;
 }
 
+/** Variables the tests and benchmarks read; they are not server settings. */
+const NON_SETTING_PREFIXES = ["ORCHARD_TEST_", "ORCHARD_BENCH_"];
+
+/**
+ * ORCHARD_* variables in `env` that are no setting (a typo, or one from another version): loadConfig ignores
+ * them, so `orchard serve` says so rather than run with a default the operator did not mean.
+ */
+export function unknownSettingVariables(env: NodeJS.ProcessEnv): string[] {
+  const known = new Set<string>([CONFIG_FILE_ENV, ...SETTINGS.map((s) => s.env)]);
+  return Object.keys(env)
+    .filter((name) => name.startsWith("ORCHARD_") && !known.has(name) && !NON_SETTING_PREFIXES.some((p) => name.startsWith(p)))
+    .sort();
+}
+
 function readConfigFile(path: string | undefined): Record<string, unknown> {
   if (!path) return {};
   let parsed: unknown;

@@ -1,6 +1,6 @@
 // orchard serve | migrate | config
 import type { Command } from "commander";
-import { loadConfig, redactedConfig } from "../config.ts";
+import { loadConfig, redactedConfig, unknownSettingVariables } from "../config.ts";
 import { openStore } from "../store/db.ts";
 import { migrate } from "../store/migrate.ts";
 import { startServer } from "../server/serve.ts";
@@ -15,6 +15,9 @@ export function registerServeCommands(program: Command): void {
     .action(async (opts: { demo?: boolean }) => {
       const config = loadConfig();
       const server = await startServer(config, { handleSignals: true, ...(opts.demo ? { apnsDev: true } : {}) });
+      for (const variable of unknownSettingVariables(process.env)) {
+        server.ctx.logger.warn({ variable }, "ignoring an ORCHARD_ variable that is no setting (`orchard config` lists the settings)");
+      }
       const base = config.publicUrl;
       console.log(`Orchard is running.`);
       console.log(`  Base URL:        ${base}`);

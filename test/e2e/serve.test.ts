@@ -126,12 +126,14 @@ it("drains in-flight requests and exits cleanly on SIGTERM", async () => {
   const dir = mkdtempSync(join(tmpdir(), "orchard-sigterm-"));
   const { freePort } = await import("../../bench/lib/server-process.ts");
   const [http, https] = [await freePort(), await freePort()];
-  const child = spawn("node", ["bin/orchard.js", "serve"], { env: { ...process.env, ORCHARD_DATA_DIR: dir, ORCHARD_HTTP_PORT: String(http), ORCHARD_HTTPS_PORT: String(https), ORCHARD_HOST: "127.0.0.1", ORCHARD_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("node", ["bin/orchard.js", "serve"], { env: { ...process.env, ORCHARD_DATA_DIR: dir, ORCHARD_HTTP_PORT: String(http), ORCHARD_HTTPS_PORT: String(https), ORCHARD_HOST: "127.0.0.1", ORCHARD_LOG_LEVEL: "info", ORCHARD_LISTEN_PORT: "9443" }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout.on("data", (c) => (out += c));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   for (let i = 0; i < 100 && !out.includes("Orchard is running"); i++) await new Promise((r) => setTimeout(r, 100));
   expect(out).toContain("Admin token file");
+  // A variable that is no setting (here a guess at the port's name) is named, not silently ignored.
+  expect(out).toMatch(/"variable":"ORCHARD_LISTEN_PORT".*no setting/);
   expect(out).toMatch(/Enrollment URL: +https:\/\/\S+\/enroll\/[A-Za-z0-9_-]{20,}/);
   const token = readFileSync(join(dir, "admin-token"), "utf8").trim();
   // The token itself, not a token-like pattern: the host name and temporary paths printed beside it are the CI
