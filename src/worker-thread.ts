@@ -15,7 +15,7 @@ export function startWorkerThread(callerUrl: string, relative: string, options: 
 }
 
 /** The evaluated bootstrap: from a .ts caller it registers tsx's loader first, from a .js caller it imports directly. */
-export function bootstrapScript(callerUrl: string, relative: string): string {
+function bootstrapScript(callerUrl: string, relative: string): string {
   if (callerUrl.endsWith(".ts")) {
     // The ES module build of tsx's API (its CommonJS build resolves its loader from the wrong folder); require
     // resolution finds the package, the import condition's file sits beside it.

@@ -1,4 +1,5 @@
-// What happens the first time Orchard starts on an empty database.
+// What Orchard sets up at start for the operator: the first admin token and "Default" enrollment profile (on an
+// empty database), and the CA certificate file clients trust the server by.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AppContext } from "../app-context.ts";
