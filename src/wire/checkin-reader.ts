@@ -43,11 +43,18 @@ function textUntil(s: string, from: number, endTag: string): [string, number] | 
   }
 }
 
-/** Whether s[from, to) holds an odd number of '"' (counted in place: this runs on every device request). */
-function oddQuotes(s: string, from: number, to: number): boolean {
+/**
+ * Whether the DOCTYPE s[from, to) may end at its first '>': no internal subset ('['), no apostrophe and an even
+ * number of '"'. Read in place, within the DOCTYPE only: this runs on every device request.
+ */
+function plainDoctype(s: string, from: number, to: number): boolean {
   let odd = false;
-  for (let q = s.indexOf('"', from); q !== -1 && q < to; q = s.indexOf('"', q + 1)) odd = !odd;
-  return odd;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x5b /* [ */ || c === 0x27 /* ' */) return false;
+    if (c === 0x22 /* " */) odd = !odd;
+  }
+  return !odd;
 }
 
 /** Skips the prolog the lean path accepts; returns the position of "<plist" or -1 to give up. */
@@ -66,9 +73,7 @@ function skipProlog(s: string): number {
     const end = s.indexOf(">", p);
     if (end === -1) return -1;
     // An internal subset or a quoted '>' would end the DOCTYPE elsewhere than the first '>': leave those to the full parser.
-    const bracket = s.indexOf("[", p);
-    const apostrophe = s.indexOf("'", p);
-    if ((bracket !== -1 && bracket < end) || (apostrophe !== -1 && apostrophe < end) || oddQuotes(s, p, end)) return -1;
+    if (!plainDoctype(s, p, end)) return -1;
     p = skipSpace(s, end + 1);
   }
   return s.startsWith("<plist", p) ? p : -1;
