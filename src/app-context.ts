@@ -1,5 +1,7 @@
-// What the HTTP layer and the jobs are handed: configuration, the store and the services.
-// Built once in server/context.ts (the composition root); nothing here is a global.
+// What the server is built of: the kernel every module may use (configuration, the store, the outbox, the job
+// runner, the result-processing registry, audit, tokens, credentials) and the services the modules provide.
+// Built once in server/context.ts from the module list (server/modules.ts); nothing here is a global.
+// Route modules take the few services they use (a Pick of this), not the whole context.
 import type { Logger } from "pino";
 import type { OrchardConfig } from "./config.ts";
 import type { Store } from "./store/db.ts";
@@ -13,7 +15,12 @@ import type { CheckinService } from "./mdm/checkin.ts";
 import type { ConnectService } from "./mdm/connect.ts";
 import type { CommandService } from "./mdm/commands.ts";
 import type { IdentityBinding } from "./mdm/identity-binding.ts";
-import type { DeviceCertificateVerifier } from "./http/mdm-device-request.ts";
+import type { DeviceCertificateVerifier } from "./mdm/device-identity.ts";
+import type { Outbox } from "./events/outbox.ts";
+import type { ResultProcessors } from "./mdm/result-processors.ts";
+import type { OrchardModule, ModuleParts } from "./server/module.ts";
+import type { CertificateService } from "./pki/certificate-service.ts";
+import type { EnrollmentQueries } from "./mdm/enrollment-queries.ts";
 import type { WebhookService } from "./events/webhooks.ts";
 import type { JobRunner } from "./jobs/runner.ts";
 import type { EnrollmentProfileService } from "./manage/enrollment-profiles/enrollment-profiles.ts";
@@ -27,6 +34,7 @@ export interface MdmServices {
   commands: CommandService;
   binding: IdentityBinding;
   verifier: DeviceCertificateVerifier;
+  enrollments: EnrollmentQueries;
 }
 
 export interface AppContext {
@@ -35,7 +43,12 @@ export interface AppContext {
   secrets: SecretBox;
   logger: Logger;
   metrics: MetricsRegistry;
+  /** In-process wake-ups and observers; never the only record of work (that is the outbox). */
   events: EventBus;
+  /** Durable reactions, recorded in the transaction of the change that causes them. */
+  outbox: Outbox;
+  /** Reactions to command results by RequestType, run in the result's transaction. */
+  results: ResultProcessors;
   tokens: ApiTokenService;
   audit: AuditLog;
   credentials: ServerCredentials;
@@ -46,4 +59,7 @@ export interface AppContext {
   identityRenewal: IdentityRenewal;
   jobs: JobRunner;
   push: PushServices;
+  certificates: CertificateService;
+  /** The modules the server is built of, with the parts each set up. */
+  modules: ReadonlyArray<{ module: OrchardModule; parts: ModuleParts }>;
 }

@@ -52,6 +52,7 @@ export interface OrchardConfig {
   pushCoalesceMs: number;
   pushRetryBaseMs: number;
   pushThreads: number;
+  workers: boolean;
 }
 
 export class ConfigError extends Error {
@@ -194,6 +195,13 @@ export const SETTINGS = [
   setting({ key: "pushRetryBaseMs", env: "ORCHARD_PUSH_RETRY_BASE_MS", description: "First wait before retrying a push APNs answered with 429 or 5xx (doubling per attempt), ms", parse: positiveInt, fallback: () => 5000 }),
   setting({ key: "pushThreads", env: "ORCHARD_PUSH_THREADS", description: "Worker threads that send pushes to APNs (started on the first push, stopped when idle); 0 sends on the main thread", parse: nonNegativeInt, fallback: () => defaultPushThreads(availableParallelism()) }),
   setting({ key: "pushCoalesceMs", env: "ORCHARD_PUSH_COALESCE_MS", description: "How long a replica gathers newly queued work before pushing, so a burst of commands to a device costs one push, ms", parse: positiveInt, fallback: () => 25 }),
+  setting({
+    key: "workers",
+    env: "ORCHARD_WORKERS",
+    description: "Run background work on this replica (jobs: pushes, webhook deliveries, maintenance). false makes a replica that only serves requests; its work is recorded in the database and run by the replicas that have workers",
+    parse: bool,
+    fallback: () => true,
+  }),
 ] as const;
 
 export const CONFIG_FILE_ENV = "ORCHARD_CONFIG_FILE";

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { describe } from "vitest";
 import { openStore, type Dialect, type Store } from "../src/store/db.ts";
-import { migrate } from "../src/store/migrate.ts";
+import { migrateAll as migrate } from "../src/server/modules.ts";
 
 export const TEST_PG_URL = process.env.ORCHARD_TEST_DATABASE_URL;
 

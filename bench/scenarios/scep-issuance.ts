@@ -14,7 +14,7 @@ import { generatePrivateKey } from "../../src/pki/keys.ts";
 import { ScepIssuance } from "../../src/pki/scep-issuance.ts";
 import { buildPkiRequest } from "../../src/pki/scep-message.ts";
 import { openStore } from "../../src/store/db.ts";
-import { migrate } from "../../src/store/migrate.ts";
+import { migrateAll as migrate } from "../../src/server/modules.ts";
 import { seededRandom } from "../../sim/seeded-random.ts";
 import { timeLoop } from "../lib/cpu-timer.ts";
 import { figure, round, type Figure } from "../lib/figures.ts";

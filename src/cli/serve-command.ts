@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { loadConfig, redactedConfig, unknownSettingVariables } from "../config.ts";
 import { openStore } from "../store/db.ts";
-import { migrate } from "../store/migrate.ts";
+import { migrateAll as migrate } from "../server/modules.ts";
 import { startServer } from "../server/serve.ts";
 import { DEMO_PROFILE_NAME, startDemo } from "../server/demo.ts";
 import { enrollmentLink } from "../server/first-start.ts";

@@ -5,10 +5,11 @@
 // written for them work unchanged.
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { Store } from "../store/db.ts";
+import type { Store, Tx } from "../store/db.ts";
 import type { SecretBox } from "../secrets/envelope.ts";
 import { enqueueJob } from "../store/jobs.ts";
-import type { EventBus, EventName, OrchardEvents } from "./bus.ts";
+import type { EventName, OrchardEvents } from "./bus.ts";
+import type { Outbox } from "./outbox.ts";
 
 export const WEBHOOK_JOB = "webhook.deliver";
 const PURPOSE = "webhook.secret";
@@ -39,8 +40,9 @@ export class WebhookService {
     private readonly fetchImpl: typeof fetch = fetch,
   ) {}
 
-  subscribe(bus: EventBus): void {
-    bus.onAny((event, payload) => this.fanOut(event, payload as OrchardEvents[EventName]));
+  /** Every event becomes its deliveries in the transaction that records it (the outbox). */
+  subscribe(outbox: Outbox): void {
+    outbox.reactToAny((tx, payload, event) => this.fanOut(tx, event, payload));
   }
 
   async create(input: { url: string; events: string[]; format: "orchard" | "nanomdm"; secret?: string }): Promise<{ webhook: WebhookInfo; secret: string }> {
@@ -73,28 +75,31 @@ export class WebhookService {
     return this.store.db.selectFrom("webhook_deliveries").selectAll().where("webhook_id", "=", webhookId).orderBy("created_at", "desc").limit(limit).execute();
   }
 
-  private async hooks() {
+  /** Read through `tx` (the recording transaction): on SQLite a read beside it would wait for it forever. */
+  private async hooks(tx: Tx) {
     // Re-read at most every few seconds: another replica may have changed the subscriptions.
     if (!this.cache || Date.now() - this.cache.at > 5_000) {
-      const rows = await this.store.db.selectFrom("webhooks").select(["id", "events", "format"]).where("enabled", "=", 1).execute();
+      const rows = await tx.db.selectFrom("webhooks").select(["id", "events", "format"]).where("enabled", "=", 1).execute();
       this.cache = { at: Date.now(), hooks: rows.map((r) => ({ id: r.id, format: r.format, events: r.events === "*" ? "*" : new Set(r.events.split(",")) })) };
     }
     return this.cache.hooks;
   }
 
-  private async fanOut(event: EventName, payload: OrchardEvents[EventName]): Promise<void> {
-    for (const hook of await this.hooks()) {
+  private async fanOut(tx: Tx, event: EventName, payload: OrchardEvents[EventName]): Promise<void> {
+    const hooks = await this.hooks(tx);
+    if (hooks.length === 0) return;
+    for (const hook of hooks) {
       const body = hook.format === "nanomdm" ? nanomdmBody(event, payload) : orchardBody(event, payload);
       if (body === undefined) continue;
       const wants = hook.events === "*" || hook.events.has(event) || (hook.format === "nanomdm" && hook.events.has(JSON.parse(body).topic as string));
       if (!wants) continue;
       const deliveryId = randomUUID();
-      await this.store.db
+      await tx.db
         .insertInto("webhook_deliveries")
         .values({ id: deliveryId, webhook_id: hook.id, event, status: "pending", attempts: 0, response_status: null, last_error: null, created_at: Date.now(), completed_at: null })
         .execute();
       const job: DeliveryJob = { deliveryId, webhookId: hook.id, event, body };
-      await enqueueJob(this.store, { kind: WEBHOOK_JOB, payload: job, maxAttempts: 8 });
+      await enqueueJob(tx, { kind: WEBHOOK_JOB, payload: job, maxAttempts: 8 });
     }
   }
 

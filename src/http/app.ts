@@ -1,6 +1,8 @@
 // Builds the fastify application: one instance serves devices (/mdm, /scep, /enroll), admins (/api/v1)
 // and operators (/healthz, /readyz, /metrics). On its sockets, PUT /mdm/checkin and /mdm/connect are taken
-// before fastify by mdm-fast-path.ts. Listening (HTTPS, plain HTTP) is serve.ts's business.
+// before fastify by mdm-fast-path.ts, the one device front end. The other routes come from the modules
+// (server/modules.ts): each module's apiRoutes under /api/v1, its publicRoutes at the root. Listening (HTTPS,
+// plain HTTP) is serve.ts's business.
 import { randomUUID } from "node:crypto";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from "node:https";
@@ -14,21 +16,11 @@ import { installRequestMetrics, requestRecorder } from "./request-metrics.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { installApiAuth } from "./api/auth.ts";
 import { ErrorResponse } from "./api/schemas.ts";
-import { tokensRoutes } from "./api/tokens-routes.ts";
-import { auditRoutes } from "./api/audit-routes.ts";
-import { commandsRoutes } from "./api/commands-routes.ts";
-import { enrollmentsRoutes } from "./api/enrollments-routes.ts";
-import { mdmRoutes } from "./mdm-routes.ts";
 import { deviceRequestHandler } from "./mdm-device-request.ts";
 import { mdmFastPath } from "./mdm-fast-path.ts";
-import { webhooksRoutes } from "./api/webhooks-routes.ts";
-import { enrollmentProfilesRoutes } from "./api/enrollment-profiles-routes.ts";
-import { enrollRoutes } from "./enroll-routes.ts";
-import { scepRoutes } from "./scep-routes.ts";
-import { certificatesRoutes } from "./api/certificates-routes.ts";
-import { pushRoutes } from "./api/push-routes.ts";
+import type { RouteModule } from "../server/module.ts";
 
-export type RouteModule = (app: FastifyInstance) => Promise<void>;
+export type { RouteModule };
 
 export interface HttpAppOptions {
   /** The https server options when fastify itself terminates TLS. */
@@ -115,26 +107,18 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
   await app.register(swaggerUi, { routePrefix: "/api/docs" });
 
   await app.register(healthRoutes(ctx));
-  await app.register(mdmRoutes(handleDevice, ctx.config.mdmBodyLimit, ctx.logger));
-  await app.register(enrollRoutes(ctx.enrollmentProfiles));
-  await app.register(scepRoutes({ issuance: ctx.scep, ca: () => ctx.credentials.ca, ra: () => ctx.credentials.scepRa, bodyLimit: 256 * 1024, metrics: ctx.metrics }));
-  for (const mod of options.publicModules ?? []) await app.register(mod);
+  for (const { parts } of ctx.modules) for (const mod of parts.publicRoutes ?? []) await app.register(mod as (app: FastifyInstance) => Promise<void>);
+  for (const mod of options.publicModules ?? []) await app.register(mod as (app: FastifyInstance) => Promise<void>);
 
   await app.register(
     async (api) => {
       installApiAuth(api, ctx);
       api.get("/openapi.json", { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
-      await api.register(tokensRoutes(ctx));
-      await api.register(auditRoutes(ctx));
-      await api.register(enrollmentsRoutes(ctx));
-      await api.register(commandsRoutes(ctx));
-      await api.register(webhooksRoutes(ctx));
-      await api.register(enrollmentProfilesRoutes(ctx));
-      await api.register(certificatesRoutes(ctx));
-      await api.register(pushRoutes(ctx));
-      for (const mod of options.apiModules ?? []) await api.register(mod);
+      for (const { parts } of ctx.modules) for (const mod of parts.apiRoutes ?? []) await api.register(mod as (app: FastifyInstance) => Promise<void>);
+      for (const mod of options.apiModules ?? []) await api.register(mod as (app: FastifyInstance) => Promise<void>);
     },
     { prefix: "/api/v1" },
   );
   return app;
 }
+

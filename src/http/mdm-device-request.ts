@@ -4,33 +4,22 @@
 // by Content-Type. Every request must prove the device's identity (TLS client certificate, a trusted proxy's
 // header, or Mdm-Signature) before its body means anything.
 //
-// Served by mdm-fast-path.ts on the listening sockets, and by mdm-routes.ts inside fastify (app.inject).
+// Served by mdm-fast-path.ts on the listening sockets (the one device front end; fastify has no device routes).
 import type { IncomingHttpHeaders } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { PlistError, type PlistValue } from "../wire/plist.ts";
+import { PlistError, type PlistDict, type PlistValue } from "../wire/plist.ts";
 import { readDevicePlist } from "../wire/checkin-reader.ts";
 import { CheckinMessageError, decodeCheckinMessage } from "../wire/checkin-message.ts";
 import { CommandReportError, decodeCommandReport } from "../wire/command-report.ts";
 import { EnrollmentIdError } from "../mdm/enrollment-id.ts";
 import type { CheckinService, MdmResponse } from "../mdm/checkin.ts";
 import type { ConnectService } from "../mdm/connect.ts";
-import type { DeviceIdentity } from "../mdm/identity-binding.ts";
+import type { DeviceCertificateVerifier, IdentityResult } from "../mdm/device-identity.ts";
 import { labelSet, type MetricsRegistry } from "../metrics/registry.ts";
 
 export const CHECKIN_CONTENT_TYPE = "application/x-apple-aspen-mdm-checkin";
 
-export type IdentityResult = ({ ok: true } & DeviceIdentity) | { ok: false; reason: string };
-
-/** Verifies the certificate a device presents; see src/pki/mdm-signature.ts. */
-export interface DeviceCertificateVerifier {
-  /** Mdm-Signature: base64 detached CMS SignedData over the exact body. */
-  verifySignature(headerValue: string, body: Uint8Array): IdentityResult;
-  /** A certificate presented over TLS (DER). */
-  verifyCertificate(der: Uint8Array): IdentityResult;
-  /** A certificate forwarded by a trusted proxy (RFC 9440 :base64:, URL-escaped PEM, …). */
-  verifyForwarded(headerValue: string): IdentityResult;
-}
 
 export interface MdmDeps {
   checkin: CheckinService;
@@ -44,7 +33,7 @@ export interface MdmDeps {
 /** "either": the ServerURL, which also takes check-in messages. */
 export type MdmEndpoint = "checkin" | "either";
 
-/** The two routes, by path: what both HTTP front ends serve. */
+/** The two routes, by path: what the device front end serves. */
 export const MDM_ROUTES: Readonly<Record<string, MdmEndpoint>> = { "/mdm/checkin": "checkin", "/mdm/connect": "either" };
 
 export interface DeviceRequest {
@@ -103,7 +92,7 @@ export function deviceRequestHandler(deps: MdmDeps): DeviceRequestHandler {
       } else {
         const report = decodeCommandReport(value);
         countMessage(report.Status);
-        res = await deps.connect.handle(report, body, identity);
+        res = await deps.connect.handle(report, body, identity, value as PlistDict);
       }
     } catch (e) {
       if (e instanceof CheckinMessageError || e instanceof CommandReportError || e instanceof EnrollmentIdError) return refuse(endpoint, 400, e.message);

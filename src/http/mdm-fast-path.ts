@@ -4,8 +4,9 @@
 // fastify's per-request work (request and reply objects, hooks, content-type parsing, the reply pipeline) was
 // a measurable part of an idle connect's CPU. Everything else about them is kept: the body limit (413), the
 // same request metrics and refusal logs, 500 without internals on an unexpected error. Anything this does not
-// match exactly (another method, an encoded path, a server that is closing: fastify answers 503) goes to
-// fastify, which has the same routes (mdm-routes.ts).
+// match exactly goes to fastify, which has no device routes: another method or an encoded path gets its 404, a
+// server that is closing its 503. This is the one device front end: tests and fuzzing come through it too,
+// over a real socket.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";

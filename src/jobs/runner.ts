@@ -71,7 +71,7 @@ export class JobRunner {
 
   private async runBatch(): Promise<number> {
     const now = Date.now();
-    const jobs = await claimJobs(this.store, this.worker, now, this.options.leaseMs ?? 60_000, this.options.batch ?? 20);
+    const jobs = await this.store.transaction((tx) => claimJobs(tx, this.worker, now, this.options.leaseMs ?? 60_000, this.options.batch ?? 20));
     await Promise.all(jobs.map((job) => this.runOne(job)));
     return jobs.length;
   }

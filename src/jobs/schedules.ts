@@ -1,5 +1,6 @@
-// Periodic maintenance, scheduled on every replica but run once: each tick enqueues a job keyed by its
-// time slot, and the jobs table lets only one such job exist and one replica run it.
+// Periodic work, scheduled on every replica but run once: each tick enqueues a job keyed by its time slot, and
+// the jobs table lets only one such job exist and one replica run it. Modules declare their schedules
+// (ModuleParts.schedules); serve starts them all.
 import { Cron } from "croner";
 import type { Store } from "../store/db.ts";
 import { enqueueJob } from "../store/jobs.ts";
@@ -9,12 +10,6 @@ export interface Schedule {
   /** Cron pattern (seconds optional). */
   pattern: string;
 }
-
-export const MAINTENANCE_SCHEDULES: Schedule[] = [
-  { kind: "queue.expire", pattern: "*/30 * * * * *" },
-  { kind: "results.prune", pattern: "17 * * * *" },
-  { kind: "identity.renew", pattern: "41 3 * * *" },
-];
 
 export function startSchedules(store: Store, schedules: Schedule[], onError: (err: unknown) => void): () => void {
   const crons = schedules.map(

@@ -2,9 +2,9 @@
 // DeclarativeManagement, GetToken and ReturnToService. One method per message; the HTTP route has already
 // parsed the body and established the device's certificate.
 import type { Logger } from "pino";
-import type { Store } from "../store/db.ts";
+import type { Executor, Store, Tx } from "../store/db.ts";
 import type { SecretBox } from "../secrets/envelope.ts";
-import type { EventBus } from "../events/bus.ts";
+import type { Outbox } from "../events/outbox.ts";
 import { buildPlist } from "../wire/plist.ts";
 import type {
   AuthenticateMessage,
@@ -20,7 +20,8 @@ import type {
 } from "../wire/checkin-message.ts";
 import { getEnrollment, insertEnrollment, updateDeviceChannels, updateEnrollment, type EnrollmentRow } from "../store/enrollments.ts";
 import { platformOf, resolveChannel, type ChannelIdentity } from "./enrollment-id.ts";
-import type { DeviceIdentity, IdentityBinding } from "./identity-binding.ts";
+import type { IdentityBinding } from "./identity-binding.ts";
+import type { DeviceIdentity } from "./device-identity.ts";
 
 export interface MdmResponse {
   status: number;
@@ -47,7 +48,7 @@ export interface CheckinOptions {
 }
 
 /** Which enrollment profile issued the certificate a device authenticates with, when Orchard knows. */
-export type ProfileOfCertificate = (fingerprint: string) => Promise<string | null | undefined>;
+export type ProfileOfCertificate = (ex: Executor, fingerprint: string) => Promise<string | null | undefined>;
 
 const PURPOSE_UNLOCK = "enrollment.unlock-token";
 const PURPOSE_BOOTSTRAP = "enrollment.bootstrap-token";
@@ -57,34 +58,40 @@ export class CheckinService {
   constructor(
     private readonly store: Store,
     private readonly secrets: SecretBox,
-    private readonly events: EventBus,
+    private readonly outbox: Outbox,
     private readonly binding: IdentityBinding,
     private readonly logger: Logger,
     private readonly options: CheckinOptions,
     private readonly profileOfCertificate: ProfileOfCertificate = async () => undefined,
   ) {}
 
+  /**
+   * Each message is one transaction: its writes, the identity binding and the events it causes (the raw
+   * check-in feed included) commit together or not at all.
+   */
   async handle(msg: CheckinMessage, raw: Uint8Array, identity: DeviceIdentity): Promise<MdmResponse> {
     const channel = resolveChannel(msg);
-    if (msg.MessageType === "Authenticate") {
-      const res = await this.authenticate(msg, channel, identity);
-      if (res.status === 200) this.events.emit("checkin.received", { enrollmentId: channel.id, messageType: msg.MessageType, raw });
-      return res;
-    }
+    if (msg.MessageType === "Authenticate") return this.store.transaction((tx) => this.authenticate(tx, msg, channel, identity, raw));
 
     const verdict = await this.binding.check(channel.deviceId, identity);
     if (!verdict.ok) return { status: verdict.status, reason: verdict.reason };
-    this.events.emit("checkin.received", { enrollmentId: channel.id, messageType: msg.MessageType, raw });
+    return this.store.transaction(async (tx) => {
+      const res = await this.dispatch(tx, msg, channel, identity);
+      if (res.status < 400) await this.outbox.record(tx, "checkin.received", { enrollmentId: channel.id, messageType: msg.MessageType, raw });
+      return res;
+    });
+  }
 
+  private async dispatch(tx: Tx, msg: Exclude<CheckinMessage, AuthenticateMessage>, channel: ChannelIdentity, identity: DeviceIdentity): Promise<MdmResponse> {
     switch (msg.MessageType) {
       case "TokenUpdate":
-        return this.tokenUpdate(msg, channel, identity);
+        return this.tokenUpdate(tx, msg, channel, identity);
       case "CheckOut":
-        return this.checkOut(msg, channel);
+        return this.checkOut(tx, msg, channel);
       case "SetBootstrapToken":
-        return this.setBootstrapToken(msg, channel);
+        return this.setBootstrapToken(tx, msg, channel);
       case "GetBootstrapToken":
-        return this.getBootstrapToken(msg, channel);
+        return this.getBootstrapToken(tx, msg, channel);
       case "UserAuthenticate":
         return this.userAuthenticate(msg);
       case "DeclarativeManagement":
@@ -98,14 +105,14 @@ export class CheckinService {
     }
   }
 
-  private async authenticate(msg: AuthenticateMessage, channel: ChannelIdentity, identity: DeviceIdentity): Promise<MdmResponse> {
+  private async authenticate(tx: Tx, msg: AuthenticateMessage, channel: ChannelIdentity, identity: DeviceIdentity, raw: Uint8Array): Promise<MdmResponse> {
     if (channel.channel !== "device") return { status: 400, reason: "Authenticate is only sent on the device channel" };
-    const verdict = await this.binding.checkForAuthenticate(channel.deviceId, identity);
+    const verdict = await this.binding.checkForAuthenticate(tx, channel.deviceId, identity);
     if (!verdict.ok) return { status: verdict.status, reason: verdict.reason };
 
     const now = Date.now();
-    const existing = await getEnrollment(this.store, channel.id);
-    const profileId = (await this.profileOfCertificate(identity.fingerprint)) ?? existing?.enrollment_profile_id ?? null;
+    const existing = await getEnrollment(tx, channel.id);
+    const profileId = (await this.profileOfCertificate(tx, identity.fingerprint)) ?? existing?.enrollment_profile_id ?? null;
     const facts = {
       serial_number: msg.SerialNumber ?? existing?.serial_number ?? null,
       model: msg.Model ?? existing?.model ?? null,
@@ -121,7 +128,7 @@ export class CheckinService {
     if (existing) {
       // A re-enrollment: the device is not managed again until its TokenUpdate, but it keeps its
       // history and its queue (a re-installed profile must not lose pending work).
-      await updateEnrollment(this.store, channel.id, {
+      await updateEnrollment(tx, channel.id, {
         ...facts,
         platform,
         status: "authenticated",
@@ -132,9 +139,8 @@ export class CheckinService {
         checked_out_at: null,
         updated_at: now,
       });
-      await this.binding.bind(channel.deviceId, identity.fingerprint);
     } else {
-      await insertEnrollment(this.store, {
+      await insertEnrollment(tx, {
         ...emptyEnrollment(channel, now),
         ...facts,
         platform,
@@ -144,23 +150,24 @@ export class CheckinService {
         topic: msg.Topic ?? null,
         authenticated_at: now,
       });
-      await this.binding.bind(channel.deviceId, identity.fingerprint);
     }
-    this.events.emit("enrollment.authenticated", {
+    await this.binding.bind(tx, channel.deviceId, identity.fingerprint);
+    await this.outbox.record(tx, "enrollment.authenticated", {
       enrollmentId: channel.id,
       deviceId: channel.deviceId,
       serialNumber: facts.serial_number,
       enrollmentProfileId: profileId,
       reenrollment: existing !== undefined,
     });
+    await this.outbox.record(tx, "checkin.received", { enrollmentId: channel.id, messageType: msg.MessageType, raw });
     return { status: 200 };
   }
 
-  private async tokenUpdate(msg: TokenUpdateMessage, channel: ChannelIdentity, identity: DeviceIdentity): Promise<MdmResponse> {
+  private async tokenUpdate(tx: Tx, msg: TokenUpdateMessage, channel: ChannelIdentity, identity: DeviceIdentity): Promise<MdmResponse> {
     const now = Date.now();
-    const device = await getEnrollment(this.store, channel.deviceId);
+    const device = await getEnrollment(tx, channel.deviceId);
     if (!device || device.status === "checked_out") return { status: 401, reason: `device ${channel.deviceId} is not enrolled (Authenticate first)` };
-    let row: EnrollmentRow | undefined = channel.channel === "device" ? device : await getEnrollment(this.store, channel.id);
+    let row: EnrollmentRow | undefined = channel.channel === "device" ? device : await getEnrollment(tx, channel.id);
     const patch = {
       topic: msg.Topic ?? row?.topic ?? device.topic,
       push_token: Buffer.from(msg.Token).toString("hex"),
@@ -184,40 +191,40 @@ export class CheckinService {
         ...patch,
         unlock_token_sealed: null,
       };
-      await insertEnrollment(this.store, row);
+      await insertEnrollment(tx, row);
     } else {
-      await updateEnrollment(this.store, channel.id, patch);
+      await updateEnrollment(tx, channel.id, patch);
     }
     const activating = row.status !== "active";
     if (activating) {
-      await updateEnrollment(this.store, channel.id, { status: "active", activated_at: now, checked_out_at: null });
-      this.events.emit("enrollment.activated", { enrollmentId: channel.id, deviceId: channel.deviceId, channel: channel.channel });
+      await updateEnrollment(tx, channel.id, { status: "active", activated_at: now, checked_out_at: null });
+      await this.outbox.record(tx, "enrollment.activated", { enrollmentId: channel.id, deviceId: channel.deviceId, channel: channel.channel });
     }
-    this.events.emit("enrollment.token_updated", { enrollmentId: channel.id, deviceId: channel.deviceId });
+    await this.outbox.record(tx, "enrollment.token_updated", { enrollmentId: channel.id, deviceId: channel.deviceId });
     return { status: 200 };
   }
 
-  private async checkOut(_msg: CheckOutMessage, channel: ChannelIdentity): Promise<MdmResponse> {
+  private async checkOut(tx: Tx, _msg: CheckOutMessage, channel: ChannelIdentity): Promise<MdmResponse> {
     const now = Date.now();
     const patch = { status: "checked_out" as const, checked_out_at: now, updated_at: now };
     // Removing the enrollment profile unenrolls the device and every user channel on it.
-    if (channel.channel === "device") await updateDeviceChannels(this.store, channel.deviceId, patch);
-    else await updateEnrollment(this.store, channel.id, patch);
-    this.events.emit("enrollment.checked_out", { enrollmentId: channel.id, deviceId: channel.deviceId });
+    if (channel.channel === "device") await updateDeviceChannels(tx, channel.deviceId, patch);
+    else await updateEnrollment(tx, channel.id, patch);
+    await this.outbox.record(tx, "enrollment.checked_out", { enrollmentId: channel.id, deviceId: channel.deviceId });
     return { status: 200 };
   }
 
-  private async setBootstrapToken(msg: SetBootstrapTokenMessage, channel: ChannelIdentity): Promise<MdmResponse> {
+  private async setBootstrapToken(tx: Tx, msg: SetBootstrapTokenMessage, channel: ChannelIdentity): Promise<MdmResponse> {
     if (channel.channel !== "device") return { status: 400, reason: "SetBootstrapToken is only sent on the device channel" };
     // An absent BootstrapToken is the device asking the server to forget the escrowed one.
     const sealed = msg.BootstrapToken && msg.BootstrapToken.length > 0 ? this.secrets.seal(msg.BootstrapToken, PURPOSE_BOOTSTRAP) : null;
-    await updateEnrollment(this.store, channel.id, { bootstrap_token_sealed: sealed, updated_at: Date.now() });
-    if (sealed) this.events.emit("bootstrap_token.escrowed", { enrollmentId: channel.id });
+    await updateEnrollment(tx, channel.id, { bootstrap_token_sealed: sealed, updated_at: Date.now() });
+    if (sealed) await this.outbox.record(tx, "bootstrap_token.escrowed", { enrollmentId: channel.id });
     return { status: 200 };
   }
 
-  private async getBootstrapToken(_msg: GetBootstrapTokenMessage, channel: ChannelIdentity): Promise<MdmResponse> {
-    const row = await getEnrollment(this.store, channel.deviceId);
+  private async getBootstrapToken(tx: Tx, _msg: GetBootstrapTokenMessage, channel: ChannelIdentity): Promise<MdmResponse> {
+    const row = await getEnrollment(tx, channel.deviceId);
     const token = row?.bootstrap_token_sealed ? this.secrets.open(row.bootstrap_token_sealed, PURPOSE_BOOTSTRAP) : undefined;
     return { status: 200, contentType: PLIST, body: buildPlist(token ? { BootstrapToken: new Uint8Array(token) } : {}) };
   }

@@ -3,8 +3,8 @@
 // built once into the plist devices receive, and queued to every target in one transaction.
 import { randomUUID } from "node:crypto";
 import type { Store } from "../store/db.ts";
-import type { EventBus } from "../events/bus.ts";
-import { cancelPending, commandCounts, commandTargets, insertCommand, type TargetState } from "../store/command-queue.ts";
+import type { Outbox } from "../events/outbox.ts";
+import { cancelPending, commandCounts, commandTargets, getCommand, insertCommand, type TargetState } from "../store/command-queue.ts";
 import { enrollmentsForTargeting } from "../store/enrollments.ts";
 import { buildPlist, parsePlist, PlistError, type PlistDict, type PlistValue } from "../wire/plist.ts";
 import { jsonDictToPlist, JsonToPlistError } from "../wire/json-to-plist.ts";
@@ -47,7 +47,7 @@ const UUID_RE = /^[0-9A-Za-z._-]{1,100}$/;
 export class CommandService {
   constructor(
     private readonly store: Store,
-    private readonly events: EventBus,
+    private readonly outbox: Outbox,
     private readonly accessRightsOf: AccessRightsLookup = async () => undefined,
     private readonly unlockTokenOf: UnlockTokenLookup = async () => undefined,
   ) {}
@@ -95,12 +95,15 @@ export class CommandService {
     const body = buildPlist({ CommandUUID: uuid, Command: { RequestType: requestType, ...params } });
     const now = Date.now();
     try {
-      await insertCommand(this.store, { uuid, requestType, body, priority: opts.priority ?? 0, expiresAt: opts.expiresAt ?? null, createdBy: opts.createdBy }, targets, now);
+      // The command, its queue rows and the pushes it owes commit together (the outbox).
+      await this.store.transaction(async (tx) => {
+        await insertCommand(tx, { uuid, requestType, body, priority: opts.priority ?? 0, expiresAt: opts.expiresAt ?? null, createdBy: opts.createdBy }, targets, now);
+        await this.outbox.record(tx, "command.queued", { commandUuid: uuid, requestType, targets });
+      });
     } catch (e) {
       if (/unique|duplicate/i.test((e as Error).message)) throw new CommandError(409, `a command with CommandUUID ${uuid} already exists`);
       throw e;
     }
-    this.events.emit("command.queued", { commandUuid: uuid, requestType, targets });
     return { commandUuid: uuid, requestType, targets: targets.length };
   }
 
@@ -153,7 +156,7 @@ export class CommandService {
 
   /** A command, how many targets are in each state, and one page of targets (enrollment-id order). */
   async status(uuid: string, page: { limit: number; after?: string }): Promise<CommandStatus | undefined> {
-    const cmd = await this.store.db.selectFrom("commands").select(["uuid", "request_type", "created_at", "expires_at"]).where("uuid", "=", uuid).executeTakeFirst();
+    const cmd = await getCommand(this.store, uuid);
     if (!cmd) return undefined;
     const now = Date.now();
     const lapsed = cmd.expires_at !== null && cmd.expires_at <= now;
@@ -178,9 +181,10 @@ export class CommandService {
   }
 
   async cancel(uuid: string): Promise<number | undefined> {
-    const cmd = await this.store.db.selectFrom("commands").select("uuid").where("uuid", "=", uuid).executeTakeFirst();
-    if (!cmd) return undefined;
-    return cancelPending(this.store, uuid, Date.now());
+    return this.store.transaction(async (tx) => {
+      if (!(await getCommand(tx, uuid))) return undefined;
+      return cancelPending(tx, uuid, Date.now());
+    });
   }
 }
 

@@ -4,7 +4,7 @@
 // uploads a new certificate).
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import type { Logger } from "pino";
-import type { Store } from "../store/db.ts";
+import type { Executor, Store } from "../store/db.ts";
 import type { SecretBox } from "../secrets/envelope.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import {
@@ -114,8 +114,8 @@ export class PushCertificateService {
         stranded,
       );
     }
-    const row = await savePushCertificate(
-      this.store,
+    const row = await this.store.transaction((tx) => savePushCertificate(
+      tx,
       {
         topic: material.topic,
         subject: material.subject,
@@ -129,13 +129,13 @@ export class PushCertificateService {
       },
       kind !== "renewal",
       now.getTime(),
-    );
+    ));
     await deletePushKeyRequest(this.store, spkiSha256(spkiDer(material.key)));
     this.refreshedAt = 0;
     const view = viewOf(row, now.getTime());
     this.logger.info({ topic: row.topic, notAfter: view.notAfter, kind, previousTopic: kind === "new-topic" ? (current?.topic ?? null) : null }, "push certificate uploaded");
     if (view.warning) this.logger.warn({ topic: row.topic, notAfter: view.notAfter }, view.warning);
-    await this.refresh();
+    await this.refresh(this.store);
     return { certificate: view, kind, previousTopic: kind === "new-topic" ? (current?.topic ?? null) : null };
   }
 
@@ -161,8 +161,9 @@ export class PushCertificateService {
   }
 
   /** Whether any push certificate is present (no certificate: nothing to push with). */
-  async hasAny(): Promise<boolean> {
-    await this.fresh();
+  /** Whether any push certificate exists. Inside a transaction pass it: see `fresh`. */
+  async hasAny(ex: Executor = this.store): Promise<boolean> {
+    await this.fresh(ex);
     return this.fingerprints.size > 0;
   }
 
@@ -223,17 +224,23 @@ export class PushCertificateService {
     return checkPushCertificate(split.certDer, split.chainDer, key, now);
   }
 
-  private async fresh(): Promise<void> {
+  /**
+   * Re-reads the certificates when the copy here is stale. Inside a transaction the read goes through it and is
+   * not shared: on SQLite (one connection) awaiting a read on the database itself from inside a transaction
+   * would wait for the transaction to end, forever.
+   */
+  private async fresh(ex: Executor = this.store): Promise<void> {
     if (Date.now() - this.refreshedAt < REFRESH_MS) return;
-    this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
+    if (ex.inTransaction) return this.refresh(ex);
+    this.refreshing ??= this.refresh(ex).finally(() => (this.refreshing = undefined));
     await this.refreshing;
   }
 
-  private async refresh(): Promise<void> {
-    const rows = await pushCertificateFingerprints(this.store);
+  private async refresh(ex: Executor): Promise<void> {
+    const rows = await pushCertificateFingerprints(ex);
     this.fingerprints = new Map(rows.map((r) => [r.topic, r.fingerprint]));
     this.expiries = rows.map((r) => [{ topic: r.topic }, r.not_after]);
-    this.active = (await activePushCertificate(this.store))?.topic;
+    this.active = (await activePushCertificate(ex))?.topic;
     for (const topic of this.identities.keys()) if (!this.fingerprints.has(topic)) this.identities.delete(topic);
     this.refreshedAt = Date.now();
   }

@@ -12,8 +12,8 @@
 // due rows (by index), drops those whose device connected since or has nothing outstanding, and pushes the
 // rest again with a doubling interval. 429/5xx answers are retried by a delayed job with exponential backoff.
 import type { Logger } from "pino";
-import type { Store } from "../store/db.ts";
-import type { EventBus } from "../events/bus.ts";
+import type { Store, Tx } from "../store/db.ts";
+import type { Outbox } from "../events/outbox.ts";
 import type { JobRunner } from "../jobs/runner.ts";
 import type { MetricsRegistry, Counter, Histogram } from "../metrics/registry.ts";
 import { enqueueJob } from "../store/jobs.ts";
@@ -85,7 +85,7 @@ export interface PushSummary {
 
 export interface PushDispatcherDeps {
   store: Store;
-  events: EventBus;
+  outbox: Outbox;
   jobs: JobRunner;
   certificates: PushCertificateService;
   client: ApnsTransport;
@@ -119,11 +119,11 @@ export class PushDispatcher {
     this.certificateAlerts = deps.metrics.counter("orchard_push_certificate_errors_total", "APNs refusals of a push certificate (403), by topic.");
   }
 
-  /** Subscribes to the events that owe pushes and registers the job handlers (every replica). */
+  /** Records the pushes queued commands owe (in the command's transaction) and registers the job handlers (every replica). */
   register(): void {
-    const { events, jobs } = this.deps;
-    events.on("command.queued", async (e) => {
-      await this.request(e.targets, "command");
+    const { outbox, jobs } = this.deps;
+    outbox.react("command.queued", async (tx, e) => {
+      await this.requestIn(tx, e.targets, "command");
     });
     jobs.register(PUSH_JOB, async (payload) => {
       await this.runJob(payload as PushJobPayload);
@@ -155,15 +155,24 @@ export class PushDispatcher {
    */
   async request(ids: readonly string[], reason: PushReason, requestedAt = Date.now()): Promise<number> {
     if (ids.length === 0 || !(await this.deps.certificates.hasAny())) return 0;
+    return this.deps.store.transaction((tx) => this.requestIn(tx, ids, reason, requestedAt));
+  }
+
+  /**
+   * The outbox side of `request`: the push jobs are written in `tx` (the transaction of the change that owes
+   * them), and this replica runs them once it has committed.
+   */
+  async requestIn(tx: Tx, ids: readonly string[], reason: PushReason, requestedAt = Date.now()): Promise<number> {
+    if (ids.length === 0 || !(await this.deps.certificates.hasAny(tx))) return 0;
     let jobs = 0;
     // Due when the gathering window closes, not now: otherwise the job runner's own poll (on this replica or
     // another) can take the first job of a burst mid-window, and the rest of the burst costs another push.
     const runAt = Date.now() + this.options.nudgeDelayMs;
     for (let i = 0; i < ids.length; i += this.options.chunkSize) {
-      await enqueueJob(this.deps.store, { kind: PUSH_JOB, payload: { ids: ids.slice(i, i + this.options.chunkSize), requestedAt, reason } satisfies PushJobPayload, runAt, maxAttempts: 5 });
+      await enqueueJob(tx, { kind: PUSH_JOB, payload: { ids: ids.slice(i, i + this.options.chunkSize), requestedAt, reason } satisfies PushJobPayload, runAt, maxAttempts: 5 });
       jobs++;
     }
-    this.nudge(this.options.nudgeDelayMs);
+    tx.afterCommit(() => this.nudge(this.options.nudgeDelayMs));
     return jobs;
   }
 
@@ -318,7 +327,7 @@ export class PushDispatcher {
           break;
       }
     }
-    await recordPushOutcomes(this.deps.store, [...byResult.values()], now);
+    if (byResult.size) await this.deps.store.transaction((tx) => recordPushOutcomes(tx, [...byResult.values()], now));
     if (repushPlans.length) await scheduleRetries(this.deps.store, repushPlans, now);
     if (summary.badTokens) this.deps.logger.info({ count: summary.badTokens }, "push tokens reported invalid by APNs; no more pushes to them until their next TokenUpdate");
     for (const [topic, text] of certificateErrors) {

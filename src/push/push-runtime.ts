@@ -1,13 +1,11 @@
-// Starting and stopping the push machinery inside `orchard serve`: prompt push jobs on this replica, the
-// schedules (re-push sweep, expiry check), and in development the in-process local APNs endpoint with a
+// Starting and stopping the push machinery inside `orchard serve`: prompt push jobs on this replica (the
+// schedules, re-push sweep and expiry check, are the push module's), and in development the in-process local APNs endpoint with a
 // push certificate it trusts, so push -> device connects works on one machine with no Apple account.
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { AppContext } from "../app-context.ts";
-import { startSchedules } from "../jobs/schedules.ts";
 import { startApnsDev, type ApnsDev } from "./apns-dev/apns-dev.ts";
 import { issuePushCertificate } from "./apns-dev/authority.ts";
-import { PUSH_SCHEDULES } from "./push-dispatcher.ts";
 
 export interface PushRuntime {
   /** The in-process local APNs endpoint, when running in development mode. */
@@ -18,13 +16,12 @@ export interface PushRuntime {
 export async function startPushRuntime(ctx: AppContext, logger: Logger, opts: { apnsDev: boolean }): Promise<PushRuntime> {
   let apnsDev: ApnsDev | undefined;
   if (opts.apnsDev) apnsDev = await startLocalApns(ctx, logger);
-  ctx.push.dispatcher.start();
-  const stopSchedules = startSchedules(ctx.store, PUSH_SCHEDULES, (err) => logger.error({ err }, "could not schedule push maintenance"));
+  // Without workers the push jobs wait in the database for a replica that runs them.
+  if (ctx.config.workers) ctx.push.dispatcher.start();
   await ctx.push.certificates.checkExpiry().catch((err: unknown) => logger.error({ err }, "could not check push certificate expiry"));
   return {
     apnsDev,
     async stop() {
-      stopSchedules();
       await ctx.push.dispatcher.stop();
       await ctx.push.client.close();
       await apnsDev?.close();

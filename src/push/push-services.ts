@@ -5,7 +5,7 @@ import type { OrchardConfig } from "../config.ts";
 import type { Store } from "../store/db.ts";
 import type { SecretBox } from "../secrets/envelope.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
-import type { EventBus } from "../events/bus.ts";
+import type { Outbox } from "../events/outbox.ts";
 import type { JobRunner } from "../jobs/runner.ts";
 import { ApnsClient, type ApnsClientOptions } from "./apns-client.ts";
 import type { ApnsTransport } from "./apns-transport.ts";
@@ -25,7 +25,7 @@ export interface PushServiceDeps {
   secrets: SecretBox;
   logger: Logger;
   metrics: MetricsRegistry;
-  events: EventBus;
+  outbox: Outbox;
   jobs: JobRunner;
 }
 
@@ -39,7 +39,7 @@ export function buildPushServices(deps: PushServiceDeps, options: Partial<PushDi
   };
   const client: ApnsTransport = config.pushThreads > 0 ? new ApnsWorkerPool({ ...clientOptions, threads: config.pushThreads }) : new ApnsClient(clientOptions);
   const dispatcher = new PushDispatcher(
-    { store: deps.store, events: deps.events, jobs: deps.jobs, certificates, client, logger: deps.logger, metrics: deps.metrics },
+    { store: deps.store, outbox: deps.outbox, jobs: deps.jobs, certificates, client, logger: deps.logger, metrics: deps.metrics },
     { repushAfterMs: config.pushRepushAfterSeconds * 1000, sweepLimit: config.pushSweepLimit, nudgeDelayMs: config.pushCoalesceMs, retryBaseMs: config.pushRetryBaseMs, ...options },
   );
   dispatcher.register();

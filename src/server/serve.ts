@@ -9,7 +9,7 @@ import type { OrchardConfig } from "../config.ts";
 import { createLogger } from "../log/logger.ts";
 import { buildHttpApp, configureListener, requestListenerOf } from "../http/app.ts";
 import { buildContext } from "./context.ts";
-import { MAINTENANCE_SCHEDULES, startSchedules } from "../jobs/schedules.ts";
+import { startSchedules } from "../jobs/schedules.ts";
 import { ensureAdminToken, writeCaCertificate } from "./first-start.ts";
 import { startPushRuntime, type PushRuntime } from "../push/push-runtime.ts";
 import { startMemoryTrimmer } from "./memory-trim.ts";
@@ -60,9 +60,13 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
   await app.listen({ host: config.host, port: config.httpsPort });
   const httpsPort = (app.server.address() as AddressInfo).port;
 
-  ctx.jobs.start();
+  if (config.workers) ctx.jobs.start();
   const push = await startPushRuntime(ctx, logger, { apnsDev: options.apnsDev ?? config.apnsDev });
-  const stopSchedules = startSchedules(ctx.store, MAINTENANCE_SCHEDULES, (err) => logger.error({ err }, "could not schedule maintenance"));
+  for (const { module, parts } of ctx.modules) {
+    if (parts.start) await parts.start().catch((err: unknown) => logger.error({ err, module: module.name }, "module failed to start"));
+  }
+  const schedules = ctx.modules.flatMap(({ parts }) => parts.schedules ?? []);
+  const stopSchedules = config.workers ? startSchedules(ctx.store, schedules, (err) => logger.error({ err }, "could not schedule periodic work")) : () => {};
   // Said once at startup: without the helper every RSA device signature costs more CPU (docs/deployment.md).
   if (rsaNative() === undefined) logger.info({ reason: rsaNativeStatus() }, "RSA device signatures are checked with node:crypto");
   const trimmer =
@@ -95,6 +99,9 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
       await app.close();
       await push.stop();
       stopSchedules();
+      for (const { module, parts } of [...ctx.modules].reverse()) {
+        if (parts.stop) await parts.stop().catch((err: unknown) => logger.error({ err, module: module.name }, "module failed to stop"));
+      }
       trimmer?.stop();
       await ctx.jobs.stop();
       await ctx.events.drain();

@@ -1,9 +1,9 @@
 // Queries for the command queue: one row per (enrollment, command) still to be done, and the results
 // table that receives each row's outcome. Delivery claims a row with a compare-and-set on its delivery
 // counter, so two simultaneous connects from one enrollment never receive the same command.
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely } from "kysely";
 import type { Database, QueueStatus, ResultStatus } from "./schema.ts";
-import type { Store } from "./db.ts";
+import type { Executor, Tx } from "./db.ts";
 import { hotPath } from "./hot-path.ts";
 
 export interface NewCommand {
@@ -17,9 +17,9 @@ export interface NewCommand {
 
 const INSERT_CHUNK = 500;
 
-export async function insertCommand(store: Store, cmd: NewCommand, targets: string[], now: number): Promise<void> {
-  await store.db.transaction().execute(async (tx) => {
-    await tx
+/** Inserts a command and its queue rows; a Tx, so the pushes and events it owes commit with it. */
+export async function insertCommand(tx: Tx, cmd: NewCommand, targets: string[], now: number): Promise<void> {
+  await tx.db
       .insertInto("commands")
       .values({
         uuid: cmd.uuid,
@@ -33,7 +33,7 @@ export async function insertCommand(store: Store, cmd: NewCommand, targets: stri
       })
       .execute();
     for (let i = 0; i < targets.length; i += INSERT_CHUNK) {
-      await tx
+      await tx.db
         .insertInto("command_queue")
         .values(
           targets.slice(i, i + INSERT_CHUNK).map((enrollment_id) => ({
@@ -45,11 +45,11 @@ export async function insertCommand(store: Store, cmd: NewCommand, targets: stri
             expires_at: cmd.expiresAt,
             sent_at: null,
             deliveries: 0,
+            notnow_at: null,
           })),
         )
         .execute();
-    }
-  });
+  }
 }
 
 export interface Delivery {
@@ -63,7 +63,7 @@ export interface Delivery {
  * (NotNow'd ones, and ones sent on a connection that broke); after a result only never-sent ones are,
  * so that NotNow'd commands wait for the next Idle as Apple specifies.
  */
-export async function claimNext(store: Store, enrollmentId: string, afterIdle: boolean, now: number): Promise<Delivery | undefined> {
+export async function claimNext(store: Executor, enrollmentId: string, afterIdle: boolean, now: number): Promise<Delivery | undefined> {
   const hp = hotPath(store);
   for (let attempt = 0; attempt < 8; attempt++) {
     const row = await hp.nextCandidate(enrollmentId, afterIdle, now);
@@ -73,11 +73,12 @@ export async function claimNext(store: Store, enrollmentId: string, afterIdle: b
   return undefined;
 }
 
-export type ReportOutcome = "recorded" | "duplicate" | "unknown";
+/** recorded: the report changed the command's state; repeated: a NotNow for a command already NotNow'd. */
+export type ReportOutcome = "recorded" | "repeated" | "duplicate" | "unknown";
 
 /** Stores a final result (Acknowledged, Error, CommandFormatError) and removes the row from the queue. */
 export async function completeDelivery(
-  store: Store,
+  tx: Tx,
   enrollmentId: string,
   commandUuid: string,
   status: Extract<ResultStatus, "acknowledged" | "error" | "commandformaterror">,
@@ -85,36 +86,35 @@ export async function completeDelivery(
   errorChain: string | null,
   now: number,
 ): Promise<ReportOutcome> {
-  return store.db.transaction().execute(async (tx) => {
-    const removed = await tx
-      .deleteFrom("command_queue")
-      .where("enrollment_id", "=", enrollmentId)
-      .where("command_uuid", "=", commandUuid)
-      .where("status", "=", "sent")
-      .executeTakeFirst();
-    if (Number(removed.numDeletedRows) === 0) return (await hasResult(tx, enrollmentId, commandUuid)) ? "duplicate" : "unknown";
-    await tx
-      .insertInto("command_results")
-      .values({ command_uuid: commandUuid, enrollment_id: enrollmentId, status, raw, error_chain: errorChain, completed_at: now })
-      .execute();
-    return "recorded";
-  });
-}
-
-/** NotNow: the command stays queued, skipped until the next Idle. */
-export async function markNotNow(store: Store, enrollmentId: string, commandUuid: string): Promise<ReportOutcome> {
-  const r = await store.db
-    .updateTable("command_queue")
-    .set({ status: "notnow" })
+  const removed = await tx.db
+    .deleteFrom("command_queue")
     .where("enrollment_id", "=", enrollmentId)
     .where("command_uuid", "=", commandUuid)
-    .where("status", "in", ["sent", "notnow"])
+    .where("status", "=", "sent")
     .executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 1) return "recorded";
+  if (Number(removed.numDeletedRows) === 0) return (await hasResult(tx.db, enrollmentId, commandUuid)) ? "duplicate" : "unknown";
+  await tx.db
+    .insertInto("command_results")
+    .values({ command_uuid: commandUuid, enrollment_id: enrollmentId, status, raw, error_chain: errorChain, completed_at: now })
+    .execute();
+  return "recorded";
+}
+
+/**
+ * NotNow: the command stays queued, skipped until the next Idle. "recorded" the first time the command is
+ * NotNow'd (worth an event); "repeated" when it was NotNow'd before (a locked device answers NotNow to the same
+ * command on every connect: one event per command, not one per connect).
+ */
+export async function markNotNow(store: Executor, enrollmentId: string, commandUuid: string, now: number): Promise<ReportOutcome> {
+  const row = store.db.updateTable("command_queue").where("enrollment_id", "=", enrollmentId).where("command_uuid", "=", commandUuid).where("status", "in", ["sent", "notnow"]);
+  const first = await row.set({ status: "notnow", notnow_at: now }).where("notnow_at", "is", null).executeTakeFirst();
+  if (Number(first.numUpdatedRows) === 1) return "recorded";
+  const again = await row.set({ status: "notnow" }).executeTakeFirst();
+  if (Number(again.numUpdatedRows) === 1) return "repeated";
   return (await hasResult(store.db, enrollmentId, commandUuid)) ? "duplicate" : "unknown";
 }
 
-async function hasResult(db: Kysely<Database> | Transaction<Database>, enrollmentId: string, commandUuid: string): Promise<boolean> {
+async function hasResult(db: Kysely<Database>, enrollmentId: string, commandUuid: string): Promise<boolean> {
   const r = await db
     .selectFrom("command_results")
     .select("status")
@@ -126,55 +126,51 @@ async function hasResult(db: Kysely<Database> | Transaction<Database>, enrollmen
 
 /** Moves queue rows to a terminal result (expired or cancelled); returns the enrollment ids affected. */
 async function retire(
-  tx: Transaction<Database>,
+  tx: Tx,
   rows: Array<{ enrollment_id: string; command_uuid: string }>,
   status: "expired" | "cancelled",
   now: number,
 ): Promise<void> {
   for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
     const chunk = rows.slice(i, i + INSERT_CHUNK);
-    await tx
+    await tx.db
       .insertInto("command_results")
       .values(chunk.map((r) => ({ command_uuid: r.command_uuid, enrollment_id: r.enrollment_id, status, raw: null, error_chain: null, completed_at: now })))
       .onConflict((oc) => oc.columns(["command_uuid", "enrollment_id"]).doNothing())
       .execute();
     for (const r of chunk) {
-      await tx.deleteFrom("command_queue").where("enrollment_id", "=", r.enrollment_id).where("command_uuid", "=", r.command_uuid).execute();
+      await tx.db.deleteFrom("command_queue").where("enrollment_id", "=", r.enrollment_id).where("command_uuid", "=", r.command_uuid).execute();
     }
   }
 }
 
 /** Cancels a command for the targets that have not been sent it yet; returns how many were cancelled. */
-export async function cancelPending(store: Store, commandUuid: string, now: number): Promise<number> {
-  return store.db.transaction().execute(async (tx) => {
-    const rows = await tx
-      .selectFrom("command_queue")
-      .select(["enrollment_id", "command_uuid"])
-      .where("command_uuid", "=", commandUuid)
-      .where("status", "in", ["pending", "notnow"])
-      .execute();
-    await retire(tx, rows, "cancelled", now);
-    return rows.length;
-  });
+export async function cancelPending(tx: Tx, commandUuid: string, now: number): Promise<number> {
+  const rows = await tx.db
+    .selectFrom("command_queue")
+    .select(["enrollment_id", "command_uuid"])
+    .where("command_uuid", "=", commandUuid)
+    .where("status", "in", ["pending", "notnow"])
+    .execute();
+  await retire(tx, rows, "cancelled", now);
+  return rows.length;
 }
 
 /** Expires queue rows past their expiry, in batches; returns how many expired. */
-export async function expireDue(store: Store, now: number, batch = 1000): Promise<number> {
-  return store.db.transaction().execute(async (tx) => {
-    const rows = await tx
-      .selectFrom("command_queue")
-      .select(["enrollment_id", "command_uuid"])
-      .where("expires_at", "is not", null)
-      .where("expires_at", "<=", now)
-      .limit(batch)
-      .execute();
-    await retire(tx, rows, "expired", now);
-    return rows.length;
-  });
+export async function expireDue(tx: Tx, now: number, batch = 1000): Promise<number> {
+  const rows = await tx.db
+    .selectFrom("command_queue")
+    .select(["enrollment_id", "command_uuid"])
+    .where("expires_at", "is not", null)
+    .where("expires_at", "<=", now)
+    .limit(batch)
+    .execute();
+  await retire(tx, rows, "expired", now);
+  return rows.length;
 }
 
 /** Deletes results (and commands with nothing left queued) older than the retention horizon. */
-export async function pruneResults(store: Store, olderThan: number): Promise<{ results: number; commands: number }> {
+export async function pruneResults(store: Executor, olderThan: number): Promise<{ results: number; commands: number }> {
   const r = await store.db.deleteFrom("command_results").where("completed_at", "<", olderThan).executeTakeFirst();
   const c = await store.db
     .deleteFrom("commands")
@@ -183,6 +179,11 @@ export async function pruneResults(store: Store, olderThan: number): Promise<{ r
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom("command_results").select("command_uuid").whereRef("command_results.command_uuid", "=", "commands.uuid"))))
     .executeTakeFirst();
   return { results: Number(r.numDeletedRows), commands: Number(c.numDeletedRows) };
+}
+
+/** A command's own row (what GET /commands/{uuid} shows above its targets). */
+export async function getCommand(store: Executor, uuid: string) {
+  return store.db.selectFrom("commands").select(["uuid", "request_type", "created_at", "expires_at", "created_by"]).where("uuid", "=", uuid).executeTakeFirst();
 }
 
 export interface TargetState {
@@ -197,7 +198,7 @@ export interface TargetState {
  * One page of a command's targets, in enrollment-id order after `after`: the queue's and the results' rows
  * are both read as index ranges and merged.
  */
-export async function commandTargets(store: Store, commandUuid: string, limit: number, after?: string): Promise<TargetState[]> {
+export async function commandTargets(store: Executor, commandUuid: string, limit: number, after?: string): Promise<TargetState[]> {
   let queued = store.db.selectFrom("command_queue").select(["enrollment_id", "status", "sent_at", "queued_at"]).where("command_uuid", "=", commandUuid);
   let done = store.db.selectFrom("command_results").select(["enrollment_id", "status", "raw", "error_chain", "completed_at"]).where("command_uuid", "=", commandUuid);
   if (after !== undefined) {
@@ -214,7 +215,7 @@ export async function commandTargets(store: Store, commandUuid: string, limit: n
 }
 
 /** How many of a command's targets are in each state. */
-export async function commandCounts(store: Store, commandUuid: string): Promise<Record<string, number>> {
+export async function commandCounts(store: Executor, commandUuid: string): Promise<Record<string, number>> {
   const [q, d] = await Promise.all([
     store.db.selectFrom("command_queue").select(["status", (eb) => eb.fn.countAll<number>().as("n")]).where("command_uuid", "=", commandUuid).groupBy("status").execute(),
     store.db.selectFrom("command_results").select(["status", (eb) => eb.fn.countAll<number>().as("n")]).where("command_uuid", "=", commandUuid).groupBy("status").execute(),
@@ -233,7 +234,7 @@ export interface EnrollmentCommandRow {
 }
 
 /** An enrollment's outstanding commands and its most recent results, newest first. */
-export async function enrollmentCommands(store: Store, enrollmentId: string, limit: number): Promise<{ queue: EnrollmentCommandRow[]; history: EnrollmentCommandRow[] }> {
+export async function enrollmentCommands(store: Executor, enrollmentId: string, limit: number): Promise<{ queue: EnrollmentCommandRow[]; history: EnrollmentCommandRow[] }> {
   const queue = await store.db
     .selectFrom("command_queue as q")
     .innerJoin("commands as c", "c.uuid", "q.command_uuid")

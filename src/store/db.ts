@@ -4,22 +4,65 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.ts";
 
 export type Dialect = "sqlite" | "postgres";
 
-export interface Store {
-  db: Kysely<Database>;
-  dialect: Dialect;
-  /** Present on SQLite: the driver handle, for prepared hot-path statements. */
-  sqlite?: BetterSqlite3.Database;
+/**
+ * What a store function runs its queries on: the database itself (each statement commits on its own) or a
+ * transaction a service opened (see `Store.transaction`). Every function in src/store takes one, so a service
+ * can make several of them atomic by passing the same transaction (the unit of work).
+ */
+export interface Executor {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** Present on SQLite: the driver handle, for prepared hot-path statements (one connection, so a transaction's too). */
+  readonly sqlite?: BetterSqlite3.Database;
+  /** True inside a transaction. */
+  readonly inTransaction?: boolean;
+}
+
+/**
+ * An executor inside a transaction. Store functions whose writes must be atomic with something else (a command
+ * and its queue rows and the pushes it owes) take a Tx, so the type system refuses a call that would commit alone.
+ */
+export interface Tx extends Executor {
+  readonly db: Transaction<Database>;
+  readonly inTransaction: true;
+  /**
+   * Runs `fn` once the transaction has committed (never when it rolls back): in-process wake-ups, such as
+   * nudging the job runner to pick up the outbox rows this transaction wrote. Never the only record of work.
+   */
+  afterCommit(fn: () => void): void;
+}
+
+export interface Store extends Executor {
   /** Present on PostgreSQL: the pool, for hot-path statements and LISTEN/advisory locks. */
   pool?: pg.Pool;
   /** The PostgreSQL schema this store lives in (tests use one schema per run). */
   schema?: string;
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+function transactionRunner(db: Kysely<Database>, dialect: Dialect, sqlite?: BetterSqlite3.Database) {
+  return async <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
+    const after: Array<() => void> = [];
+    const result = await db
+      .transaction()
+      .execute((t) => fn({ db: t, dialect, ...(sqlite ? { sqlite } : {}), inTransaction: true, afterCommit: (f) => void after.push(f) }));
+    for (const f of after) {
+      try {
+        f();
+      } catch {
+        // A wake-up that fails changes nothing: the work it would hurry is in the database.
+      }
+    }
+    return result;
+  };
 }
 
 // int8 (bigint) columns hold epoch milliseconds and counters; they fit in a JS number.
@@ -50,6 +93,7 @@ function openSqlite(path: string): Store {
     db,
     dialect: "sqlite",
     sqlite: handle,
+    transaction: transactionRunner(db, "sqlite", handle),
     async close() {
       await db.destroy();
     },
@@ -81,6 +125,7 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Store> {
     dialect: "postgres",
     pool,
     ...(schema ? { schema } : {}),
+    transaction: transactionRunner(db, "postgres"),
     async close() {
       await db.destroy();
     },
@@ -88,7 +133,7 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Store> {
 }
 
 /** True when the database answers a trivial query. */
-export async function isReachable(store: Store): Promise<boolean> {
+export async function isReachable(store: Executor): Promise<boolean> {
   try {
     await sql`select 1`.execute(store.db);
     return true;

@@ -1,31 +1,31 @@
 // Queries for enrollments (device and user channels).
 import type { Selectable, Updateable } from "kysely";
-import type { Store } from "./db.ts";
+import type { Executor } from "./db.ts";
 import type { EnrollmentsTable } from "./schema.ts";
 
 export type EnrollmentRow = Selectable<EnrollmentsTable>;
 export type EnrollmentPatch = Updateable<EnrollmentsTable>;
 
-export async function getEnrollment(store: Store, id: string): Promise<EnrollmentRow | undefined> {
+export async function getEnrollment(store: Executor, id: string): Promise<EnrollmentRow | undefined> {
   return store.db.selectFrom("enrollments").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
-export async function insertEnrollment(store: Store, row: EnrollmentRow): Promise<void> {
+export async function insertEnrollment(store: Executor, row: EnrollmentRow): Promise<void> {
   await store.db.insertInto("enrollments").values(row).execute();
 }
 
-export async function updateEnrollment(store: Store, id: string, patch: EnrollmentPatch): Promise<boolean> {
+export async function updateEnrollment(store: Executor, id: string, patch: EnrollmentPatch): Promise<boolean> {
   const r = await store.db.updateTable("enrollments").set(patch).where("id", "=", id).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
 
 /** Applies a patch to every channel of a device (its own row and its users'). */
-export async function updateDeviceChannels(store: Store, deviceId: string, patch: EnrollmentPatch): Promise<void> {
+export async function updateDeviceChannels(store: Executor, deviceId: string, patch: EnrollmentPatch): Promise<void> {
   await store.db.updateTable("enrollments").set(patch).where("device_id", "=", deviceId).execute();
 }
 
 /** Device ids other than `deviceId` whose channels are bound to this certificate. */
-export async function otherDevicesBoundTo(store: Store, fingerprint: string, deviceId: string): Promise<string[]> {
+export async function otherDevicesBoundTo(store: Executor, fingerprint: string, deviceId: string): Promise<string[]> {
   const rows = await store.db
     .selectFrom("enrollments")
     .select("device_id")
@@ -45,7 +45,7 @@ export interface EnrollmentFilter {
   platform?: string;
 }
 
-export async function listEnrollments(store: Store, filter: EnrollmentFilter, limit: number, after?: string): Promise<EnrollmentRow[]> {
+export async function listEnrollments(store: Executor, filter: EnrollmentFilter, limit: number, after?: string): Promise<EnrollmentRow[]> {
   let q = store.db.selectFrom("enrollments").selectAll();
   if (filter.status) q = q.where("status", "=", filter.status as EnrollmentRow["status"]);
   if (filter.channel) q = q.where("channel", "=", filter.channel as EnrollmentRow["channel"]);
@@ -58,7 +58,7 @@ export async function listEnrollments(store: Store, filter: EnrollmentFilter, li
 }
 
 /** Enrollments among `ids` that exist, with what the command policy needs to know about each. */
-export async function enrollmentsForTargeting(store: Store, ids: string[]): Promise<Array<Pick<EnrollmentRow, "id" | "device_id" | "channel" | "kind" | "status" | "platform" | "os_version" | "supervised" | "enrollment_profile_id">>> {
+export async function enrollmentsForTargeting(store: Executor, ids: string[]): Promise<Array<Pick<EnrollmentRow, "id" | "device_id" | "channel" | "kind" | "status" | "platform" | "os_version" | "supervised" | "enrollment_profile_id">>> {
   const out: Array<Pick<EnrollmentRow, "id" | "device_id" | "channel" | "kind" | "status" | "platform" | "os_version" | "supervised" | "enrollment_profile_id">> = [];
   for (let i = 0; i < ids.length; i += 500) {
     const chunk = ids.slice(i, i + 500);

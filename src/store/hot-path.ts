@@ -1,8 +1,16 @@
 // The statements every device connect runs, prepared once per store instead of compiled per request
 // (see DESIGN.md, "The hot path"). The SQL is written once, with `?` placeholders; PostgreSQL gets them
-// numbered and runs the statements as named prepared statements.
+// numbered and runs the statements as named prepared statements. The statuses in the SQL come from the
+// schema's types, so a renamed status cannot leave a stale string here.
+//
+// The hot path is an executor like any other store function's: on SQLite the prepared statements run on the
+// one connection (inside a service's transaction when there is one); on PostgreSQL a transaction's statements
+// go through the transaction's connection (compiled text, unnamed), and outside one through the pool as named
+// prepared statements.
 import type BetterSqlite3 from "better-sqlite3";
-import type { Store } from "./db.ts";
+import { CompiledQuery } from "kysely";
+import type { Executor, Store } from "./db.ts";
+import type { QueueStatus } from "./schema.ts";
 
 export interface Gate {
   status: string;
@@ -35,8 +43,19 @@ export interface HotPath {
   requestType(commandUuid: string): Promise<string | undefined>;
 }
 
-export const AFTER_IDLE = "'pending', 'sent', 'notnow'";
-export const AFTER_RESULT = "'pending'";
+/** Deliverable after an Idle: every outstanding command (NotNow'd ones, and ones sent on a broken connection). */
+export const AFTER_IDLE_STATUSES: readonly QueueStatus[] = ["pending", "sent", "notnow"];
+/** Deliverable after a result: only never-sent commands (NotNow'd ones wait for the next Idle, as Apple says). */
+export const AFTER_RESULT_STATUSES: readonly QueueStatus[] = ["pending"];
+const SENT: QueueStatus = "sent";
+
+/** A SQL list of status literals; the values are the schema's own, never input. */
+function statusList(statuses: readonly QueueStatus[]): string {
+  return statuses.map((st) => `'${st}'`).join(", ");
+}
+
+export const AFTER_IDLE = statusList(AFTER_IDLE_STATUSES);
+export const AFTER_RESULT = statusList(AFTER_RESULT_STATUSES);
 
 export const HOT_PATH_SQL = {
   gate: "SELECT status, cert_fingerprint, device_id, last_seen_at FROM enrollments WHERE id = ?",
@@ -47,19 +66,24 @@ export const HOT_PATH_SQL = {
     `SELECT q.command_uuid, q.deliveries, c.request_type, c.body FROM command_queue q JOIN commands c ON c.uuid = q.command_uuid ` +
     `WHERE q.enrollment_id = ? AND q.status IN (${statuses}) AND (q.expires_at IS NULL OR q.expires_at > ?) ` +
     `ORDER BY q.priority DESC, q.queued_at, q.command_uuid LIMIT 1`,
-  claim: "UPDATE command_queue SET status = 'sent', sent_at = ?, deliveries = deliveries + 1 WHERE enrollment_id = ? AND command_uuid = ? AND deliveries = ?",
+  claim: `UPDATE command_queue SET status = '${SENT}', sent_at = ?, deliveries = deliveries + 1 WHERE enrollment_id = ? AND command_uuid = ? AND deliveries = ?`,
   touch: "UPDATE enrollments SET last_seen_at = ? WHERE id = ?",
   requestType: "SELECT request_type FROM commands WHERE uuid = ?",
 };
 
-const cache = new WeakMap<Store, HotPath>();
+const sqliteCache = new WeakMap<BetterSqlite3.Database, HotPath>();
+const poolCache = new WeakMap<Store, HotPath>();
 
-export function hotPath(store: Store): HotPath {
-  let hp = cache.get(store);
-  if (!hp) {
-    hp = store.sqlite ? sqliteHotPath(store.sqlite) : postgresHotPath(store);
-    cache.set(store, hp);
+export function hotPath(ex: Executor): HotPath {
+  if (ex.sqlite) {
+    let hp = sqliteCache.get(ex.sqlite);
+    if (!hp) sqliteCache.set(ex.sqlite, (hp = sqliteHotPath(ex.sqlite)));
+    return hp;
   }
+  if (ex.inTransaction) return postgresTransactionHotPath(ex);
+  const store = ex as Store;
+  let hp = poolCache.get(store);
+  if (!hp) poolCache.set(store, (hp = postgresHotPath(store)));
   return hp;
 }
 
@@ -119,5 +143,20 @@ function postgresHotPath(store: Store): HotPath {
       await pool.query({ name: "orchard_touch", text: touchText, values: [now, id] });
     },
     requestType: async (uuid) => (await requestType([uuid]))[0]?.request_type,
+  };
+}
+
+/** The same statements on a PostgreSQL transaction's connection (a transaction is short-lived: no naming). */
+function postgresTransactionHotPath(ex: Executor): HotPath {
+  const run = async <R>(text: string, values: unknown[]) => (await ex.db.executeQuery<R>(CompiledQuery.raw(numbered(text), values))).rows;
+  return {
+    gate: async (id) => (await run<Gate>(HOT_PATH_SQL.gate, [id]))[0],
+    idleGate: async (id, now) => (await run<IdleGate>(HOT_PATH_SQL.idleGate, [now, id]))[0],
+    nextCandidate: async (id, afterIdle, now) => (await run<Candidate>(HOT_PATH_SQL.next(afterIdle ? AFTER_IDLE : AFTER_RESULT), [id, now]))[0],
+    claim: async (id, uuid, deliveries, now) => Number((await ex.db.executeQuery(CompiledQuery.raw(numbered(HOT_PATH_SQL.claim), [now, id, uuid, deliveries]))).numAffectedRows ?? 0) === 1,
+    touchLastSeen: async (id, now) => {
+      await run(HOT_PATH_SQL.touch, [now, id]);
+    },
+    requestType: async (uuid) => (await run<{ request_type: string }>(HOT_PATH_SQL.requestType, [uuid]))[0]?.request_type,
   };
 }

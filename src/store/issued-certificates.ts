@@ -1,25 +1,25 @@
 // Queries for the certificates Orchard's CA has issued.
 import type { Selectable } from "kysely";
-import type { Store } from "./db.ts";
+import type { Executor } from "./db.ts";
 import type { IssuedCertificatesTable } from "./schema.ts";
 
 export type IssuedCertificateRow = Selectable<IssuedCertificatesTable>;
 
-export async function recordIssued(store: Store, row: IssuedCertificateRow): Promise<void> {
+export async function recordIssued(store: Executor, row: IssuedCertificateRow): Promise<void> {
   await store.db.insertInto("issued_certificates").values(row).execute();
 }
 
-export async function issuedByFingerprint(store: Store, fingerprint: string): Promise<IssuedCertificateRow | undefined> {
+export async function issuedByFingerprint(store: Executor, fingerprint: string): Promise<IssuedCertificateRow | undefined> {
   return store.db.selectFrom("issued_certificates").selectAll().where("fingerprint", "=", fingerprint).executeTakeFirst();
 }
 
-export async function revokeIssued(store: Store, serial: string, now: number): Promise<IssuedCertificateRow | undefined> {
+export async function revokeIssued(store: Executor, serial: string, now: number): Promise<IssuedCertificateRow | undefined> {
   await store.db.updateTable("issued_certificates").set({ revoked_at: now }).where("serial", "=", serial).where("revoked_at", "is", null).execute();
   return store.db.selectFrom("issued_certificates").selectAll().where("serial", "=", serial).executeTakeFirst();
 }
 
 /** Unrevoked identity certificates whose validity ends before `before`, soonest first (index on kind, not_after). */
-export async function identitiesExpiringBefore(store: Store, before: number, limit: number, afterSerial?: string): Promise<IssuedCertificateRow[]> {
+export async function identitiesExpiringBefore(store: Executor, before: number, limit: number, afterSerial?: string): Promise<IssuedCertificateRow[]> {
   let q = store.db
     .selectFrom("issued_certificates")
     .selectAll()
@@ -28,4 +28,26 @@ export async function identitiesExpiringBefore(store: Store, before: number, lim
     .where("revoked_at", "is", null);
   if (afterSerial) q = q.where("serial", ">", afterSerial);
   return q.orderBy("not_after").orderBy("serial").limit(limit).execute();
+}
+
+/** The issued-certificate record learns whose identity it is (a no-op for certificates of other CAs). */
+export async function assignIssuedToEnrollment(store: Executor, fingerprint: string, enrollmentId: string): Promise<void> {
+  await store.db.updateTable("issued_certificates").set({ enrollment_id: enrollmentId }).where("fingerprint", "=", fingerprint).execute();
+}
+
+/** Which enrollment a certificate was issued for, and when. */
+export async function issuedFor(store: Executor, fingerprint: string): Promise<{ enrollmentId: string | null; issuedAt: number } | undefined> {
+  const r = await store.db.selectFrom("issued_certificates").select(["enrollment_id", "created_at"]).where("fingerprint", "=", fingerprint).executeTakeFirst();
+  return r ? { enrollmentId: r.enrollment_id, issuedAt: r.created_at } : undefined;
+}
+
+/** The enrollment profile whose challenge a certificate was issued against, when Orchard issued it. */
+export async function enrollmentProfileOfCertificate(store: Executor, fingerprint: string): Promise<string | null | undefined> {
+  return (await store.db.selectFrom("issued_certificates").select("enrollment_profile_id").where("fingerprint", "=", fingerprint).executeTakeFirst())?.enrollment_profile_id;
+}
+
+/** Fingerprints of certificates revoked at or after `since` (epoch ms), with when. */
+export async function revokedSince(store: Executor, since: number): Promise<Array<{ fingerprint: string; revoked_at: number }>> {
+  const rows = await store.db.selectFrom("issued_certificates").select(["fingerprint", "revoked_at"]).where("revoked_at", ">=", since).execute();
+  return rows.map((r) => ({ fingerprint: r.fingerprint, revoked_at: r.revoked_at as number }));
 }

@@ -3,7 +3,7 @@
 // hold (FOR UPDATE SKIP LOCKED), on SQLite the single writer serialises claims.
 import { randomUUID } from "node:crypto";
 import type { Selectable } from "kysely";
-import type { Store } from "./db.ts";
+import type { Executor, Tx } from "./db.ts";
 import type { JobsTable } from "./schema.ts";
 
 export type JobRow = Selectable<JobsTable>;
@@ -20,7 +20,7 @@ export interface NewJob {
   singletonKey?: string;
 }
 
-export async function enqueueJob(store: Store, job: NewJob): Promise<boolean> {
+export async function enqueueJob(store: Executor, job: NewJob): Promise<boolean> {
   const r = await store.db
     .insertInto("jobs")
     .values({
@@ -41,33 +41,34 @@ export async function enqueueJob(store: Store, job: NewJob): Promise<boolean> {
   return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
-export async function claimJobs(store: Store, worker: string, now: number, leaseMs: number, limit: number): Promise<JobRow[]> {
-  return store.db.transaction().execute(async (tx) => {
-    let pick = tx
+/** Claims due jobs: the pick and the lease are one transaction, so two replicas never lease one job. */
+export async function claimJobs(tx: Tx, worker: string, now: number, leaseMs: number, limit: number): Promise<JobRow[]> {
+  {
+    let pick = tx.db
       .selectFrom("jobs")
       .select("id")
       .where("run_at", "<=", now)
       .where((eb) => eb.or([eb("locked_until", "is", null), eb("locked_until", "<", now)]))
       .orderBy("run_at")
       .limit(limit);
-    if (store.dialect === "postgres") pick = pick.forUpdate().skipLocked();
+    if (tx.dialect === "postgres") pick = pick.forUpdate().skipLocked();
     const ids = (await pick.execute()).map((r) => r.id);
     if (ids.length === 0) return [];
-    return tx
+    return tx.db
       .updateTable("jobs")
       .set((eb) => ({ locked_by: worker, locked_until: now + leaseMs, attempts: eb("attempts", "+", 1) }))
       .where("id", "in", ids)
       .returningAll()
       .execute();
-  });
+  }
 }
 
-export async function finishJob(store: Store, id: string): Promise<void> {
+export async function finishJob(store: Executor, id: string): Promise<void> {
   await store.db.deleteFrom("jobs").where("id", "=", id).execute();
 }
 
 /** Schedules another attempt, or parks the job as dead when it has used its attempts. */
-export async function failJob(store: Store, job: JobRow, error: string, retryAt: number): Promise<"retry" | "dead"> {
+export async function failJob(store: Executor, job: JobRow, error: string, retryAt: number): Promise<"retry" | "dead"> {
   const dead = job.attempts >= job.max_attempts;
   await store.db
     .updateTable("jobs")

@@ -7,23 +7,31 @@ import * as m0002 from "./migrations/0002-mdm-engine.ts";
 import * as m0003 from "./migrations/0003-enrollment-profiles.ts";
 import * as m0004 from "./migrations/0004-push.ts";
 import * as m0005 from "./migrations/0005-command-target-index.ts";
+import * as m0006 from "./migrations/0006-notnow-at.ts";
 
-type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
+export type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
-/** Names sort in application order; never rename or edit one that has shipped. */
-const MIGRATIONS: Record<string, MigrationModule> = {
+/**
+ * The foundation's migrations (tables shared by the engine and several modules). Modules bring their own
+ * (OrchardModule.migrations). Names sort in application order; never rename or edit one that has shipped.
+ */
+export const CORE_MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   "0001-foundation": m0001,
   "0002-mdm-engine": m0002,
   "0003-enrollment-profiles": m0003,
   "0004-push": m0004,
   "0005-command-target-index": m0005,
+  "0006-notnow-at": m0006,
 };
 
 class StaticProvider implements MigrationProvider {
-  constructor(private readonly dialect: Dialect) {}
+  constructor(
+    private readonly dialect: Dialect,
+    private readonly migrations: Readonly<Record<string, MigrationModule>>,
+  ) {}
   async getMigrations(): Promise<Record<string, Migration>> {
     const out: Record<string, Migration> = {};
-    for (const [name, mod] of Object.entries(MIGRATIONS)) {
+    for (const [name, mod] of Object.entries(this.migrations)) {
       out[name] = { up: (db) => mod.up(db, this.dialect) };
     }
     return out;
@@ -34,13 +42,21 @@ export interface MigrateOutcome {
   applied: string[];
 }
 
-export async function migrate(store: Store): Promise<MigrateOutcome> {
+/** Applies the core migrations and the given modules' (all of the server's when `extra` is its modules' set). */
+export async function migrate(store: Store, extra: ReadonlyArray<Readonly<Record<string, MigrationModule>>> = []): Promise<MigrateOutcome> {
+  const all: Record<string, MigrationModule> = { ...CORE_MIGRATIONS };
+  for (const set of extra) {
+    for (const [name, mod] of Object.entries(set)) {
+      if (all[name]) throw new Error(`two migrations are named ${name}`);
+      all[name] = mod;
+    }
+  }
   // Name the schema explicitly on PostgreSQL: without it kysely may find its bookkeeping tables in another
   // schema of the same database and skip creating them in ours.
   const schema = store.dialect === "postgres" ? (store.schema ?? (await sql<{ s: string }>`select current_schema() as s`.execute(store.db)).rows[0]?.s) : undefined;
   const migrator = new Migrator({
     db: store.db,
-    provider: new StaticProvider(store.dialect),
+    provider: new StaticProvider(store.dialect, all),
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const result: MigrationResultSet = await migrator.migrateToLatest();

@@ -1,7 +1,7 @@
 // Queries behind pushing: what a push to an enrollment needs (token, magic, topic, gateway), the outcome
 // written back in batches, and the push_retries rows the re-push sweep walks through by due time.
 import { sql } from "kysely";
-import type { Store } from "./db.ts";
+import type { Executor, Tx } from "./db.ts";
 
 export interface PushTargetRow {
   id: string;
@@ -19,7 +19,7 @@ export interface PushTargetRow {
 const CHUNK = 500;
 
 /** The push facts of the given enrollments (unknown ids are left out). */
-export async function pushTargets(store: Store, ids: readonly string[]): Promise<PushTargetRow[]> {
+export async function pushTargets(store: Executor, ids: readonly string[]): Promise<PushTargetRow[]> {
   const out: PushTargetRow[] = [];
   for (let i = 0; i < ids.length; i += CHUNK) {
     const rows = await store.db
@@ -34,7 +34,7 @@ export async function pushTargets(store: Store, ids: readonly string[]): Promise
 }
 
 /** Ids among `ids` that exist as enrollments. */
-export async function existingEnrollments(store: Store, ids: readonly string[]): Promise<Set<string>> {
+export async function existingEnrollments(store: Executor, ids: readonly string[]): Promise<Set<string>> {
   const found = new Set<string>();
   for (let i = 0; i < ids.length; i += CHUNK) {
     const rows = await store.db.selectFrom("enrollments").select("id").where("id", "in", ids.slice(i, i + CHUNK)).execute();
@@ -52,19 +52,16 @@ export interface OutcomeBatch {
 }
 
 /** Writes last_push_at/last_push_result (and token_invalid_at) with one statement per outcome and chunk. */
-export async function recordPushOutcomes(store: Store, batches: readonly OutcomeBatch[], now: number): Promise<void> {
-  if (batches.every((b) => b.ids.length === 0)) return;
-  await store.db.transaction().execute(async (tx) => {
-    for (const b of batches) {
-      for (let i = 0; i < b.ids.length; i += CHUNK) {
-        await tx
-          .updateTable("enrollments")
-          .set({ last_push_at: now, last_push_result: b.result.slice(0, 200), ...(b.invalidToken ? { token_invalid_at: now } : {}) })
-          .where("id", "in", b.ids.slice(i, i + CHUNK))
-          .execute();
-      }
+export async function recordPushOutcomes(tx: Tx, batches: readonly OutcomeBatch[], now: number): Promise<void> {
+  for (const b of batches) {
+    for (let i = 0; i < b.ids.length; i += CHUNK) {
+      await tx.db
+        .updateTable("enrollments")
+        .set({ last_push_at: now, last_push_result: b.result.slice(0, 200), ...(b.invalidToken ? { token_invalid_at: now } : {}) })
+        .where("id", "in", b.ids.slice(i, i + CHUNK))
+        .execute();
     }
-  });
+  }
 }
 
 export interface RetryPlan {
@@ -74,7 +71,7 @@ export interface RetryPlan {
 }
 
 /** Inserts or moves push_retries rows (one statement per chunk). */
-export async function scheduleRetries(store: Store, plans: readonly RetryPlan[], pushedAt: number): Promise<void> {
+export async function scheduleRetries(store: Executor, plans: readonly RetryPlan[], pushedAt: number): Promise<void> {
   for (let i = 0; i < plans.length; i += CHUNK) {
     await store.db
       .insertInto("push_retries")
@@ -100,7 +97,7 @@ export interface DueRetry {
 }
 
 /** The retries due now, oldest first, through the push_retries_due index. */
-export async function dueRetries(store: Store, now: number, limit: number): Promise<DueRetry[]> {
+export async function dueRetries(store: Executor, now: number, limit: number): Promise<DueRetry[]> {
   return store.db
     .selectFrom("push_retries as r")
     .leftJoin("enrollments as e", "e.id", "r.enrollment_id")
@@ -111,14 +108,14 @@ export async function dueRetries(store: Store, now: number, limit: number): Prom
     .execute();
 }
 
-export async function deleteRetries(store: Store, ids: readonly string[]): Promise<void> {
+export async function deleteRetries(store: Executor, ids: readonly string[]): Promise<void> {
   for (let i = 0; i < ids.length; i += CHUNK) {
     await store.db.deleteFrom("push_retries").where("enrollment_id", "in", ids.slice(i, i + CHUNK)).execute();
   }
 }
 
 /** Of `ids`, those with a command not yet answered (never sent, or sent without an answer). */
-export async function withOutstandingCommands(store: Store, ids: readonly string[]): Promise<Set<string>> {
+export async function withOutstandingCommands(store: Executor, ids: readonly string[]): Promise<Set<string>> {
   const out = new Set<string>();
   for (let i = 0; i < ids.length; i += CHUNK) {
     const rows = await store.db
@@ -134,7 +131,7 @@ export async function withOutstandingCommands(store: Store, ids: readonly string
 }
 
 /** Counts of push_retries rows, for the API's overview. */
-export async function retryBacklog(store: Store, now: number): Promise<{ scheduled: number; due: number }> {
+export async function retryBacklog(store: Executor, now: number): Promise<{ scheduled: number; due: number }> {
   const r = await store.db
     .selectFrom("push_retries")
     .select([(eb) => eb.fn.countAll<number>().as("scheduled"), sql<number>`sum(case when retry_at <= ${now} then 1 else 0 end)`.as("due")])

@@ -141,6 +141,8 @@ export interface CommandQueueTable {
   expires_at: number | null;
   sent_at: number | null;
   deliveries: number;
+  /** When the device first answered NotNow (the command.notnow event fires then, once). */
+  notnow_at: number | null;
 }
 
 export interface CommandResultsTable {

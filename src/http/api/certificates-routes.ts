@@ -2,7 +2,7 @@
 import { Type } from "typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
-import { identitiesExpiringBefore, revokeIssued, type IssuedCertificateRow } from "../../store/issued-certificates.ts";
+import type { IssuedCertificateRow } from "../../store/issued-certificates.ts";
 import { notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
 
@@ -50,7 +50,7 @@ export function certificatesRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       },
       async (req) => {
         const before = Date.now() + req.query.expiringWithinDays * 86_400_000;
-        const rows = await identitiesExpiringBefore(ctx.store, before, req.query.limit + 1, req.query.cursor);
+        const rows = await ctx.certificates.identitiesExpiringBefore(before, req.query.limit + 1, req.query.cursor);
         const page = rows.slice(0, req.query.limit);
         return { certificates: page.map(view), nextCursor: rows.length > req.query.limit ? (page[page.length - 1]?.serial ?? null) : null };
       },
@@ -63,7 +63,7 @@ export function certificatesRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         schema: { tags: ["certificates"], summary: "Revoke a certificate: it can no longer renew", params: Type.Object({ serial: Type.String() }), response: { 200: Certificate, ...authErrors, 404: Type.Ref("Error") } },
       },
       async (req) => {
-        const row = await revokeIssued(ctx.store, req.params.serial.toLowerCase(), Date.now());
+        const row = await ctx.certificates.revoke(req.params.serial.toLowerCase());
         if (!row) throw notFound(`certificate ${req.params.serial}`);
         return view(row);
       },

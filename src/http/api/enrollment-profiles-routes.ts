@@ -3,7 +3,6 @@ import { Type } from "typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
 import { PROFILE_DEFAULTS, ProfileError, type ProfileInput } from "../../manage/enrollment-profiles/enrollment-profiles.ts";
-import { listEnrollments } from "../../store/enrollments.ts";
 import { ApiError } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
 import { enrollmentView } from "./enrollments-routes.ts";
@@ -146,7 +145,7 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
       },
       async (req) => {
         const profile = await profiles.row(req.params.id).catch(rethrow);
-        const rows = await listEnrollments(ctx.store, { enrollmentProfileId: req.params.id, channel: "device" }, req.query.limit + 1, req.query.cursor);
+        const rows = await ctx.mdm.enrollments.list({ enrollmentProfileId: req.params.id, channel: "device" }, req.query.limit + 1, req.query.cursor);
         const page = rows.slice(0, req.query.limit);
         return {
           // Ownership and user affinity come from the profile the device enrolled through.

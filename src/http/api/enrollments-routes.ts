@@ -2,8 +2,7 @@
 import { Type } from "typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
-import { getEnrollment, listEnrollments, type EnrollmentRow } from "../../store/enrollments.ts";
-import { enrollmentCommands } from "../../store/command-queue.ts";
+import type { EnrollmentRow } from "../../store/enrollments.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
 
@@ -118,7 +117,7 @@ export function enrollmentsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       },
       async (req) => {
         const { limit, cursor, ...filter } = req.query;
-        const rows = await listEnrollments(ctx.store, filter, limit + 1, cursor);
+        const rows = await ctx.mdm.enrollments.list(filter, limit + 1, cursor);
         const page = rows.slice(0, limit);
         return { enrollments: page.map(enrollmentView), nextCursor: rows.length > limit ? (page[page.length - 1]?.id ?? null) : null };
       },
@@ -130,7 +129,7 @@ export function enrollmentsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         schema: { tags: ["enrollments"], summary: "One enrollment", params: Type.Object({ id: Type.String() }), response: { 200: Enrollment, ...authErrors, 404: Type.Ref("Error") } },
       },
       async (req) => {
-        const row = await getEnrollment(ctx.store, req.params.id);
+        const row = await ctx.mdm.enrollments.get(req.params.id);
         if (!row) throw notFound(`enrollment ${req.params.id}`);
         return enrollmentView(row);
       },
@@ -148,8 +147,9 @@ export function enrollmentsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         },
       },
       async (req) => {
-        if (!(await getEnrollment(ctx.store, req.params.id))) throw notFound(`enrollment ${req.params.id}`);
-        const { queue, history } = await enrollmentCommands(ctx.store, req.params.id, req.query.limit);
+        const found = await ctx.mdm.enrollments.commands(req.params.id, req.query.limit);
+        if (!found) throw notFound(`enrollment ${req.params.id}`);
+        const { queue, history } = found;
         const view = (r: (typeof queue)[number]) => ({ ...r, queuedAt: new Date(r.queuedAt).toISOString(), updatedAt: iso(r.updatedAt) });
         return { queue: queue.map(view), history: history.map(view) };
       },

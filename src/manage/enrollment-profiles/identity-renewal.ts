@@ -22,7 +22,8 @@ export class IdentityRenewal {
   constructor(
     private readonly store: Store,
     private readonly profiles: EnrollmentProfileService,
-    private readonly commands: CommandService,
+    /** Lazily: the MDM engine's module is set up after this one. */
+    private readonly commands: () => CommandService,
     private readonly logger: Logger,
   ) {}
 
@@ -98,7 +99,7 @@ export class IdentityRenewal {
       challenge,
       device: { ...(device.serial_number ? { serialNumber: device.serial_number } : {}), ...(device.udid ? { udid: device.udid } : {}), ...(device.device_name ? { deviceName: device.device_name } : {}) },
     });
-    const queued = await this.commands.queue("InstallProfile", { Payload: Buffer.from(profile).toString("base64") }, { targets: [device.id], createdBy: "system:identity-renewal", priority: 50 });
+    const queued = await this.commands().queue("InstallProfile", { Payload: Buffer.from(profile).toString("base64") }, { targets: [device.id], createdBy: "system:identity-renewal", priority: 50 });
     return { ok: true, commandUuid: queued.commandUuid };
   }
 }
