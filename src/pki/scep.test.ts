@@ -229,6 +229,28 @@ describe("handleScepRequest input handling", () => {
     await expect(handleScepRequest(der, context())).rejects.toThrow(/transactionID/);
   });
 
+  it("refuses with ScepMessageError a transactionID the CertRep could not echo as a PrintableString", async () => {
+    const { signCms } = await import("./cms-signed-data.ts");
+    const { encryptToCertificate } = await import("./cms-enveloped-data.ts");
+    const { printableString, octetString, tlv, utf8String } = await import("./der.ts");
+    const request = (transactionId: Uint8Array) =>
+      signCms(encryptToCertificate(Buffer.from("x"), ra.certDer), selfSigned, {
+        attributes: [
+          { oid: SCEP.messageType, values: [printableString("19")] },
+          { oid: SCEP.transactionId, values: [transactionId] },
+          { oid: SCEP.senderNonce, values: [octetString(randomBytes(16))] },
+        ],
+      });
+    // A PrintableString tag around octets outside its character set, and a UTF8String with a character outside it.
+    for (const id of [tlv(0x13, Uint8Array.of(0x54, 0x01, 0xc6)), utf8String("tx-é")]) {
+      await expect(handleScepRequest(request(id), context())).rejects.toThrow(ScepMessageError);
+      await expect(handleScepRequest(request(id), context())).rejects.toThrow(/transactionID is not a PrintableString/);
+    }
+    // A UTF8String whose value is printable is answered, echoed as a PrintableString.
+    const { reply } = await handleScepRequest(request(utf8String("TX-utf8")), context());
+    expect(readPkiMessage(reply).transactionId).toBe("TX-utf8");
+  });
+
   it("answers an unknown messageType with badRequest", async () => {
     const { signCms } = await import("./cms-signed-data.ts");
     const { encryptToCertificate } = await import("./cms-enveloped-data.ts");
