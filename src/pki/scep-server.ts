@@ -224,6 +224,9 @@ function verifyRequestSignature(msg: PkiMessage, ctx: ScepContext): VerifiedSign
     return verifySignedData(msg.signedData, { allowedDigests });
   } catch (e) {
     if (e instanceof CmsError) {
+      // Not a well-formed signed message (an unreadable embedded certificate or signer key, a garbled signed
+      // attribute): HTTP 400 like any unreadable pkiMessage. A well-formed one that fails a check gets a CertRep.
+      if (e.code === "malformed") throw new ScepMessageError(`malformed SignedData: ${e.message}`);
       if (e.code === "unsupported-algorithm" || e.code === "algorithm-not-allowed") throw new Refusal("badAlg", e.message);
       if (e.code === "signer-not-found") throw new Refusal("badCertId", "the signer certificate is not in the request");
       throw new Refusal("badMessageCheck", `signature check failed: ${e.message}`);

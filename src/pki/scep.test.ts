@@ -251,6 +251,18 @@ describe("handleScepRequest input handling", () => {
     expect(readPkiMessage(reply).transactionId).toBe("TX-utf8");
   });
 
+  it("refuses with ScepMessageError (HTTP 400) a request whose signer certificate cannot be read", async () => {
+    const csr = createCsr({ subject: "CN=wire-device", key: deviceKey, challengePassword: "wire-challenge" });
+    const { der } = buildPkiRequest({ messageType: "PKCSReq", transactionId: "T-bad-cert", messageData: csr, recipientCertDer: ra.certDer, signer: selfSigned });
+    // The signer certificate's public key algorithm becomes an unknown OID: the message is well formed up to that key.
+    const rsaEncryption = Buffer.from("06092a864886f70d010101", "hex");
+    const bad = Buffer.from(der);
+    const certAt = bad.indexOf(Buffer.from(selfSigned.certDer));
+    bad[bad.indexOf(rsaEncryption, certAt) + rsaEncryption.length - 1] = 0x7f;
+    await expect(handleScepRequest(bad, context())).rejects.toThrow(ScepMessageError);
+    await expect(handleScepRequest(bad, context())).rejects.toThrow(/malformed SignedData: the signer's certificate: unreadable public key/);
+  });
+
   it("answers an unknown messageType with badRequest", async () => {
     const { signCms } = await import("./cms-signed-data.ts");
     const { encryptToCertificate } = await import("./cms-enveloped-data.ts");
