@@ -26,6 +26,7 @@ import {
   type PkiMessage,
   type PkiStatusName,
 } from "./scep-message.ts";
+import { NameError } from "./names.ts";
 import { digestFromOid, type DigestName } from "./signature-algorithms.ts";
 
 export interface ScepLogger {
@@ -267,7 +268,7 @@ async function enroll(
   } else {
     const caCert = parseCertificate(ctx.ca.certDer);
     if (!isIssuedBy(verified.signerCert, caCert)) {
-      throw new Refusal("badCertId", `renewal signed by a certificate this CA did not issue (${subjectString(verified.signerCert)})`);
+      throw new Refusal("badCertId", `renewal signed by a certificate this CA did not issue (${signerName(verified.signerCert)})`);
     }
     if (!isValidAt(verified.signerCert, now)) throw new Refusal("badTime", "renewal signed by a certificate that is not valid now");
     check = ctx.checkRenewal ? await ctx.checkRenewal(verified.signerCert, { csr, transactionId: outcome.transactionId }) : { ok: true };
@@ -288,6 +289,16 @@ function answerIssue(result: IssueResult, outcome: ScepOutcome, reply: Reply): S
   }
   if (result.status === "PENDING") return reply("PENDING");
   throw new Refusal(result.failInfo, result.reason);
+}
+
+/** The signer's subject for a refusal reason; the request's certificate is not signed by us, so its name may be garbage. */
+function signerName(cert: Certificate): string {
+  try {
+    return subjectString(cert);
+  } catch (e) {
+    if (e instanceof NameError) return `unreadable subject, SHA-256 fingerprint ${cert.fingerprint}`;
+    throw e;
+  }
 }
 
 function checkKeyPolicy(csr: Csr, minRsaBits: number): void {

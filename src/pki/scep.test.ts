@@ -9,6 +9,7 @@ import { createCa } from "./ca.ts";
 import { createCsr } from "./csr.ts";
 import { issueDeviceCertificate, issueRaCertificate, selfSignedCertificate, type SigningIdentity } from "./issue.ts";
 import { exportPrivateKeyPem } from "./keys.ts";
+import { parseCertificate } from "./certificate.ts";
 import { derToPem } from "./pem.ts";
 import { buildPkiRequest, readPkiMessage } from "./scep-message.ts";
 import { getCaCapsText, handleScepRequest, ScepMessageError, type ScepContext } from "./scep-server.ts";
@@ -261,6 +262,24 @@ describe("handleScepRequest input handling", () => {
     bad[bad.indexOf(rsaEncryption, certAt) + rsaEncryption.length - 1] = 0x7f;
     await expect(handleScepRequest(bad, context())).rejects.toThrow(ScepMessageError);
     await expect(handleScepRequest(bad, context())).rejects.toThrow(/malformed SignedData: the signer's certificate: unreadable public key/);
+  });
+
+  it("refuses with badCertId a RenewalReq signed by a foreign certificate whose subject is no readable name", async () => {
+    const cert = Buffer.from(issueDeviceCertificate(ca, { subject: "CN=renew-garbled", publicKey: deviceKey }));
+    // The subject's first RDN SET becomes an OCTET STRING: still DER, no longer a Name, and no longer signed by the CA.
+    const subjectAt = cert.indexOf(Buffer.from(parseCertificate(cert).subjectDer));
+    expect(cert[subjectAt + 2]).toBe(0x31);
+    cert[subjectAt + 2] = 0x04;
+    const { der } = buildPkiRequest({
+      messageType: "RenewalReq",
+      transactionId: "T-garbled-subject",
+      messageData: createCsr({ subject: "CN=renew-garbled", key: deviceKey }),
+      recipientCertDer: ra.certDer,
+      signer: { certDer: cert, key: deviceKey },
+    });
+    const { outcome } = await handleScepRequest(der, context());
+    expect(outcome).toMatchObject({ status: "FAILURE", failInfo: "badCertId" });
+    expect(outcome.reason).toContain(`unreadable subject, SHA-256 fingerprint ${parseCertificate(cert).fingerprint}`);
   });
 
   it("answers an unknown messageType with badRequest", async () => {
