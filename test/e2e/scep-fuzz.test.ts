@@ -224,4 +224,22 @@ describeEachDatabase("SCEP PKIOperation under mutated messages", (database) => {
     expect(seen[400]).toBeGreaterThan(0);
     expect((await send("GET", "/scep?operation=GetCACaps")).status).toBe(200);
   }, 120_000);
+
+  it("answers malformed PKIOperation requests around the message with a 400 naming the problem", async () => {
+    const b64 = encodeURIComponent(Buffer.from(base[0]!.der).toString("base64"));
+    const cases: Array<[method: "GET" | "POST", path: string, body: Uint8Array | undefined, says: RegExp]> = [
+      ["GET", `/scep?operation=PKIOperation&message=${b64}&message=${b64}`, undefined, /message parameter is given more than once/],
+      ["GET", "/scep?operation=PKIOperation&message=", undefined, /message/],
+      ["GET", "/scep?operation=PKIOperation&message=%00%01", undefined, /base64/],
+      ["GET", "/scep?operation=PKIOperation&operation=GetCACaps", undefined, /operation parameter is given more than once/],
+      ["POST", "/scep?operation=PKIOperation&operation=PKIOperation", base[0]!.der, /operation=PKIOperation only/],
+      ["POST", `/scep?operation=PKIOperation&message=${b64}&message=${b64}`, new Uint8Array(1), /not a SCEP message/],
+      ["POST", "/scep?operation=PKIOperation", new Uint8Array(0), /empty/],
+    ];
+    for (const [i, [method, path, body, says]] of cases.entries()) {
+      const r = await send(method, path, body);
+      expect(r.status, `case ${i + 1}: ${method} ${path.slice(0, 80)}`).toBe(400);
+      expect(r.body.toString("utf8"), `case ${i + 1}`).toMatch(says);
+    }
+  });
 });
