@@ -17,6 +17,20 @@ export interface ScepRouteDeps {
 
 const PKI_MESSAGE = "application/x-pki-message";
 
+/** The query string as parsed: a parameter given twice arrives as an array. */
+type ScepQuery = { operation?: string | string[]; message?: string | string[] };
+
+/**
+ * The SCEP parameters, each given at most once, or the name of one given more than once (which copy
+ * would be meant cannot be told, so the request is refused).
+ */
+function scepParameters(query: ScepQuery): { operation?: string; message?: string } | { repeated: string } {
+  const { operation, message } = query;
+  if (Array.isArray(operation)) return { repeated: "operation" };
+  if (Array.isArray(message)) return { repeated: "message" };
+  return { ...(operation === undefined ? {} : { operation }), ...(message === undefined ? {} : { message }) };
+}
+
 export function scepRoutes(deps: ScepRouteDeps) {
   const outcomes = deps.metrics.counter("orchard_scep_requests_total", "SCEP PKIOperations by message type and outcome.");
   return async (app: FastifyInstance): Promise<void> => {
@@ -38,15 +52,17 @@ export function scepRoutes(deps: ScepRouteDeps) {
       }
     };
 
-    app.get<{ Querystring: { operation?: string; message?: string } }>("/scep", { schema: { hide: true } }, async (req, reply) => {
-      const op = req.query.operation;
+    app.get<{ Querystring: ScepQuery }>("/scep", { schema: { hide: true } }, async (req, reply) => {
+      const q = scepParameters(req.query);
+      if ("repeated" in q) return reply.status(400).type("text/plain; charset=utf-8").send(`the ${q.repeated} parameter is given more than once\n`);
+      const op = q.operation;
       if (op === "GetCACaps") return reply.type("text/plain; charset=utf-8").send(getCaCapsText());
       if (op === "GetCACert") {
         const r = getCaCertResponse(deps.ca(), deps.ra());
         return reply.type(r.contentType).send(Buffer.from(r.body));
       }
       if (op === "PKIOperation") {
-        const m = req.query.message;
+        const m = q.message;
         if (!m) return reply.status(400).type("text/plain; charset=utf-8").send("PKIOperation by GET needs the message parameter\n");
         const compact = m.replace(/\s+/g, "");
         if (!/^[A-Za-z0-9+/_-]+=*$/.test(compact)) return reply.status(400).type("text/plain; charset=utf-8").send("message is not base64\n");
@@ -55,7 +71,8 @@ export function scepRoutes(deps: ScepRouteDeps) {
       return reply.status(400).type("text/plain; charset=utf-8").send(`unknown SCEP operation "${op ?? ""}" (GetCACaps, GetCACert, PKIOperation)\n`);
     });
 
-    app.post<{ Querystring: { operation?: string } }>("/scep", { schema: { hide: true } }, async (req, reply) => {
+    app.post<{ Querystring: ScepQuery }>("/scep", { schema: { hide: true } }, async (req, reply) => {
+      // A copy of the message in the query string is ignored (see above), repeated or not.
       if (req.query.operation !== "PKIOperation") return reply.status(400).type("text/plain; charset=utf-8").send("POST supports operation=PKIOperation only\n");
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       if (body.length === 0) return reply.status(400).type("text/plain; charset=utf-8").send("empty PKIOperation body\n");

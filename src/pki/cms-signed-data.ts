@@ -1,6 +1,9 @@
 // CMS SignedData (RFC 5652 section 5): signing (configuration profiles, SCEP messages), parsing
 // and verifying (attached or detached, SHA-1 or SHA-2), and the certs-only "degenerate" form.
+// Reading and verifying report malformed input of any kind (structure, attributes, embedded certificates, the
+// signer's key) as CmsError("malformed"), so that callers can answer it as bad input.
 
+import type { KeyObject } from "node:crypto";
 import {
   Tag,
   algorithmIdentifier,
@@ -22,7 +25,7 @@ import {
   nullValue,
   type Asn1Node,
 } from "./der.ts";
-import { certificatePublicKey, certificateSubjectKeyId, parseCertificate, type Certificate } from "./certificate.ts";
+import { CertificateError, certificatePublicKey, certificateSubjectKeyId, parseCertificate, type Certificate } from "./certificate.ts";
 import {
   CmsError,
   decodeAttributes,
@@ -37,6 +40,7 @@ import {
   type ParsedAttribute,
 } from "./cms.ts";
 import type { SigningIdentity } from "./issue.ts";
+import { KeyError } from "./keys.ts";
 import { OID } from "./oids.ts";
 import {
   UnsupportedAlgorithmError,
@@ -241,9 +245,15 @@ export function verifySignedData(input: Uint8Array | ParsedSignedData, opts: Ver
   if (content === undefined) throw new CmsError("no-content", "SignedData has no content and none was supplied");
   if (sd.signerInfos.length === 0) throw new CmsError("signer-not-found", "SignedData has no signers");
   const allowed = opts.allowedDigests ?? ["sha1", "sha256", "sha384", "sha512"];
-  const pool = [...sd.certificates, ...(opts.extraCertificates ?? [])].map((der) =>
-    parsing("embedded certificate", () => parseCertificate(der)),
-  );
+  // A certificate that cannot be read makes the whole message malformed: which one signed cannot be told without reading them.
+  const pool = [...sd.certificates, ...(opts.extraCertificates ?? [])].map((der, i) => {
+    try {
+      return parseCertificate(der);
+    } catch (e) {
+      if (e instanceof CertificateError) throw new CmsError("malformed", `certificate ${i + 1} in the SignedData: ${e.message}`);
+      throw e;
+    }
+  });
   let first: VerifiedSignedData | undefined;
   for (const si of sd.signerInfos) {
     let hash: DigestName;
@@ -260,16 +270,25 @@ export function verifySignedData(input: Uint8Array | ParsedSignedData, opts: Ver
     let signedBytes: Uint8Array = content;
     if (si.signedAttributesDer) {
       const md = findAttribute(si.signedAttributes, OID.messageDigest);
-      if (!md || !Buffer.from(octetStringValue(md)).equals(Buffer.from(contentDigest))) {
+      if (!md || !Buffer.from(parsing("messageDigest attribute", () => octetStringValue(md))).equals(Buffer.from(contentDigest))) {
         throw new CmsError("digest-mismatch", "messageDigest does not match the content");
       }
       const ct = findAttribute(si.signedAttributes, OID.contentType);
-      if (!ct || readOid(ct) !== sd.contentType) throw new CmsError("content-type-mismatch", "contentType attribute does not match");
+      if (!ct || parsing("contentType attribute", () => readOid(ct)) !== sd.contentType) {
+        throw new CmsError("content-type-mismatch", "contentType attribute does not match");
+      }
       signedBytes = si.signedAttributesDer;
+    }
+    let publicKey: KeyObject;
+    try {
+      publicKey = certificatePublicKey(signer);
+    } catch (e) {
+      if (e instanceof KeyError) throw new CmsError("malformed", `the signer's certificate: ${e.message}`);
+      throw e;
     }
     let ok: boolean;
     try {
-      ok = verifyWithAlgorithm(si.signatureAlgorithm, certificatePublicKey(signer), signedBytes, si.signature, hash);
+      ok = parsing("SignerInfo signatureAlgorithm", () => verifyWithAlgorithm(si.signatureAlgorithm, publicKey, signedBytes, si.signature, hash));
     } catch (e) {
       if (e instanceof UnsupportedAlgorithmError) throw new CmsError("unsupported-algorithm", e.message, e.algorithm);
       throw e;

@@ -152,6 +152,48 @@ describe("verifySignedData on openssl-made signatures", () => {
   });
 });
 
+describe("verifySignedData on a well-formed SignedData with a malformed part", () => {
+  const rsaEncryption = Buffer.from("06092a864886f70d010101", "hex");
+  const messageDigest = Buffer.from("06092a864886f70d010904", "hex");
+  const expectMalformed = (der: Uint8Array, message: RegExp) => {
+    let err: unknown;
+    try {
+      verifySignedData(der);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CmsError);
+    expect(err).toMatchObject({ code: "malformed", message: expect.stringMatching(message) });
+  };
+
+  it("reports an embedded certificate that is not an X.509 certificate", () => {
+    const notACertificate = Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x01);
+    expectMalformed(signCms(PROFILE, device, { certificates: [device.certDer, notACertificate] }), /certificate 2 in the SignedData: not a valid X.509 certificate/);
+  });
+
+  it("reports a signer certificate whose public key cannot be read", () => {
+    // The SubjectPublicKeyInfo's algorithm becomes an unknown OID (1.2.840.113549.1.1.127); issuer and serial still match.
+    const cert = Buffer.from(device.certDer);
+    cert[cert.indexOf(rsaEncryption) + rsaEncryption.length - 1] = 0x7f;
+    expectMalformed(signCms(PROFILE, device, { certificates: [cert] }), /the signer's certificate: unreadable public key/);
+  });
+
+  it("reports a messageDigest attribute that is not an OCTET STRING", () => {
+    const der = Buffer.from(signCms(PROFILE, device));
+    const at = der.indexOf(messageDigest) + messageDigest.length;
+    expect(der[at]).toBe(0x31); // SET OF values, then the OCTET STRING
+    der[at + 2] = 0x13; // ... turned into a PrintableString
+    expectMalformed(der, /messageDigest attribute: .*not an OCTET STRING/);
+  });
+
+  it("reports a SignerInfo signatureAlgorithm whose algorithm is not an OID", () => {
+    // The last rsaEncryption in the message is the SignerInfo's signatureAlgorithm (the others are in certificates).
+    const der = Buffer.from(signCms(PROFILE, device));
+    der[der.lastIndexOf(rsaEncryption)] = 0x02;
+    expectMalformed(der, /SignerInfo signatureAlgorithm/);
+  });
+});
+
 describe("certs-only SignedData", () => {
   it("keeps the certificate order, and openssl lists them in that order", () => {
     const der = certsOnly([device.certDer, ca.certDer]);

@@ -291,6 +291,9 @@ export const ia5String = (s: string): Uint8Array => tlv(Tag.IA5_STRING, Buffer.f
 
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 
+/** Whether a value can be written as a PrintableString (X.680's restricted character set). */
+export const isPrintableString = (s: string): boolean => PRINTABLE.test(s);
+
 export function printableString(s: string): Uint8Array {
   if (!PRINTABLE.test(s)) throw new Asn1Error("value is not a PrintableString");
   return tlv(Tag.PRINTABLE_STRING, Buffer.from(s, "latin1"));

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import {
   Tag,
   expectTag,
+  isPrintableString,
   octetString,
   octetStringValue,
   parseAsn1,
@@ -101,6 +102,11 @@ export function readPkiMessage(der: Uint8Array): PkiMessage {
     const transactionId = attributeString(attrs, OID.scepTransactionId);
     const nonce = findAttribute(attrs, OID.scepSenderNonce);
     if (transactionId === undefined) throw new ScepMessageError("SCEP pkiMessage has no transactionID");
+    // The CertRep echoes the transactionID as a PrintableString (RFC 8894 3.2.1.1), so a value that cannot be
+    // written as one leaves no way to answer: refuse it here rather than fail while building the reply.
+    if (!isPrintableString(transactionId)) {
+      throw new ScepMessageError("SCEP transactionID is not a PrintableString (letters, digits and ' ()+,-./:=? only)");
+    }
     if (!nonce) throw new ScepMessageError("SCEP pkiMessage has no senderNonce");
     const messageType = attributeNumber(attrs, OID.scepMessageType);
     if (messageType === undefined) throw new ScepMessageError("SCEP pkiMessage has no messageType");

@@ -26,6 +26,7 @@ import {
   type PkiMessage,
   type PkiStatusName,
 } from "./scep-message.ts";
+import { NameError } from "./names.ts";
 import { digestFromOid, type DigestName } from "./signature-algorithms.ts";
 
 export interface ScepLogger {
@@ -224,6 +225,9 @@ function verifyRequestSignature(msg: PkiMessage, ctx: ScepContext): VerifiedSign
     return verifySignedData(msg.signedData, { allowedDigests });
   } catch (e) {
     if (e instanceof CmsError) {
+      // Not a well-formed signed message (an unreadable embedded certificate or signer key, a garbled signed
+      // attribute): HTTP 400 like any unreadable pkiMessage. A well-formed one that fails a check gets a CertRep.
+      if (e.code === "malformed") throw new ScepMessageError(`malformed SignedData: ${e.message}`);
       if (e.code === "unsupported-algorithm" || e.code === "algorithm-not-allowed") throw new Refusal("badAlg", e.message);
       if (e.code === "signer-not-found") throw new Refusal("badCertId", "the signer certificate is not in the request");
       throw new Refusal("badMessageCheck", `signature check failed: ${e.message}`);
@@ -264,7 +268,7 @@ async function enroll(
   } else {
     const caCert = parseCertificate(ctx.ca.certDer);
     if (!isIssuedBy(verified.signerCert, caCert)) {
-      throw new Refusal("badCertId", `renewal signed by a certificate this CA did not issue (${subjectString(verified.signerCert)})`);
+      throw new Refusal("badCertId", `renewal signed by a certificate this CA did not issue (${signerName(verified.signerCert)})`);
     }
     if (!isValidAt(verified.signerCert, now)) throw new Refusal("badTime", "renewal signed by a certificate that is not valid now");
     check = ctx.checkRenewal ? await ctx.checkRenewal(verified.signerCert, { csr, transactionId: outcome.transactionId }) : { ok: true };
@@ -285,6 +289,16 @@ function answerIssue(result: IssueResult, outcome: ScepOutcome, reply: Reply): S
   }
   if (result.status === "PENDING") return reply("PENDING");
   throw new Refusal(result.failInfo, result.reason);
+}
+
+/** The signer's subject for a refusal reason; the request's certificate is not signed by us, so its name may be garbage. */
+function signerName(cert: Certificate): string {
+  try {
+    return subjectString(cert);
+  } catch (e) {
+    if (e instanceof NameError) return `unreadable subject, SHA-256 fingerprint ${cert.fingerprint}`;
+    throw e;
+  }
 }
 
 function checkKeyPolicy(csr: Csr, minRsaBits: number): void {

@@ -9,6 +9,7 @@ import { createCa } from "./ca.ts";
 import { createCsr } from "./csr.ts";
 import { issueDeviceCertificate, issueRaCertificate, selfSignedCertificate, type SigningIdentity } from "./issue.ts";
 import { exportPrivateKeyPem } from "./keys.ts";
+import { parseCertificate } from "./certificate.ts";
 import { derToPem } from "./pem.ts";
 import { buildPkiRequest, readPkiMessage } from "./scep-message.ts";
 import { getCaCapsText, handleScepRequest, ScepMessageError, type ScepContext } from "./scep-server.ts";
@@ -227,6 +228,58 @@ describe("handleScepRequest input handling", () => {
     const { signCms } = await import("./cms-signed-data.ts");
     const der = signCms(Buffer.from("hello"), selfSigned);
     await expect(handleScepRequest(der, context())).rejects.toThrow(/transactionID/);
+  });
+
+  it("refuses with ScepMessageError a transactionID the CertRep could not echo as a PrintableString", async () => {
+    const { signCms } = await import("./cms-signed-data.ts");
+    const { encryptToCertificate } = await import("./cms-enveloped-data.ts");
+    const { printableString, octetString, tlv, utf8String } = await import("./der.ts");
+    const request = (transactionId: Uint8Array) =>
+      signCms(encryptToCertificate(Buffer.from("x"), ra.certDer), selfSigned, {
+        attributes: [
+          { oid: SCEP.messageType, values: [printableString("19")] },
+          { oid: SCEP.transactionId, values: [transactionId] },
+          { oid: SCEP.senderNonce, values: [octetString(randomBytes(16))] },
+        ],
+      });
+    // A PrintableString tag around octets outside its character set, and a UTF8String with a character outside it.
+    for (const id of [tlv(0x13, Uint8Array.of(0x54, 0x01, 0xc6)), utf8String("tx-é")]) {
+      await expect(handleScepRequest(request(id), context())).rejects.toThrow(ScepMessageError);
+      await expect(handleScepRequest(request(id), context())).rejects.toThrow(/transactionID is not a PrintableString/);
+    }
+    // A UTF8String whose value is printable is answered, echoed as a PrintableString.
+    const { reply } = await handleScepRequest(request(utf8String("TX-utf8")), context());
+    expect(readPkiMessage(reply).transactionId).toBe("TX-utf8");
+  });
+
+  it("refuses with ScepMessageError (HTTP 400) a request whose signer certificate cannot be read", async () => {
+    const csr = createCsr({ subject: "CN=wire-device", key: deviceKey, challengePassword: "wire-challenge" });
+    const { der } = buildPkiRequest({ messageType: "PKCSReq", transactionId: "T-bad-cert", messageData: csr, recipientCertDer: ra.certDer, signer: selfSigned });
+    // The signer certificate's public key algorithm becomes an unknown OID: the message is well formed up to that key.
+    const rsaEncryption = Buffer.from("06092a864886f70d010101", "hex");
+    const bad = Buffer.from(der);
+    const certAt = bad.indexOf(Buffer.from(selfSigned.certDer));
+    bad[bad.indexOf(rsaEncryption, certAt) + rsaEncryption.length - 1] = 0x7f;
+    await expect(handleScepRequest(bad, context())).rejects.toThrow(ScepMessageError);
+    await expect(handleScepRequest(bad, context())).rejects.toThrow(/malformed SignedData: the signer's certificate: unreadable public key/);
+  });
+
+  it("refuses with badCertId a RenewalReq signed by a foreign certificate whose subject is no readable name", async () => {
+    const cert = Buffer.from(issueDeviceCertificate(ca, { subject: "CN=renew-garbled", publicKey: deviceKey }));
+    // The subject's first RDN SET becomes an OCTET STRING: still DER, no longer a Name, and no longer signed by the CA.
+    const subjectAt = cert.indexOf(Buffer.from(parseCertificate(cert).subjectDer));
+    expect(cert[subjectAt + 2]).toBe(0x31);
+    cert[subjectAt + 2] = 0x04;
+    const { der } = buildPkiRequest({
+      messageType: "RenewalReq",
+      transactionId: "T-garbled-subject",
+      messageData: createCsr({ subject: "CN=renew-garbled", key: deviceKey }),
+      recipientCertDer: ra.certDer,
+      signer: { certDer: cert, key: deviceKey },
+    });
+    const { outcome } = await handleScepRequest(der, context());
+    expect(outcome).toMatchObject({ status: "FAILURE", failInfo: "badCertId" });
+    expect(outcome.reason).toContain(`unreadable subject, SHA-256 fingerprint ${parseCertificate(cert).fingerprint}`);
   });
 
   it("answers an unknown messageType with badRequest", async () => {
