@@ -110,16 +110,19 @@ describeEachDatabase("virtual devices against Orchard", (database) => {
     expect(await resultOf(uuid, d.udid)).toMatchObject({ status: "acknowledged", result: { Identifier: "com.apple.Pages.e2e" } });
   });
 
-  it("installs and removes a profile queued as a raw command plist, and refuses to remove its enrollment", async () => {
+  it("installs and removes a profile queued as a raw command plist", async () => {
     const d = devices.phone!;
     const profile = buildPlist({ PayloadType: "Configuration", PayloadVersion: 1, PayloadIdentifier: "com.example.e2e", PayloadUUID: "6C0F3A48-7E0B-4C57-9E5B-1D2A3B4C5D6E", PayloadContent: [{ PayloadType: "com.apple.wifi.managed", PayloadVersion: 1, PayloadIdentifier: "com.example.e2e.wifi", PayloadUUID: "0B3F1D3E-2A1B-4C8D-9E7F-6A5B4C3D2E1F", SSID_STR: "Orchard", EncryptionType: "None" }] });
     const raw = await api("POST", `/api/v1/commands?target=${d.udid}`, buildPlist({ CommandUUID: "e2e-install-profile", Command: { RequestType: "InstallProfile", Payload: Buffer.from(profile) } }), { "content-type": "application/x-apple-plist" });
     expect(raw.statusCode, raw.body).toBe(201);
-    const removeEnrollment = await queue([d.udid], "RemoveProfile", { Identifier: d.state.profiles[0]!.identifier });
-    const summary = await d.mdm.connect();
-    expect(summary.commands.map((c) => `${c.requestType}:${c.status}`)).toEqual(["InstallProfile:Acknowledged", "RemoveProfile:Error"]);
+    const first = await d.mdm.connect();
+    expect(first.commands.map((c) => `${c.requestType}:${c.status}`)).toEqual(["InstallProfile:Acknowledged"]);
     expect(d.profiles.find("com.example.e2e")).toBeDefined();
-    expect((await resultOf(removeEnrollment, d.udid))!.status).toBe("error");
+    const remove = await queue([d.udid], "RemoveProfile", { Identifier: "com.example.e2e" });
+    const second = await d.mdm.connect();
+    expect(second.commands.map((c) => `${c.requestType}:${c.status}`)).toEqual(["RemoveProfile:Acknowledged"]);
+    expect(d.profiles.find("com.example.e2e")).toBeUndefined();
+    expect((await resultOf(remove, d.udid))!.status).toBe("acknowledged");
     expect(d.enrolled).toBe(true);
   });
 
@@ -173,5 +176,18 @@ describeEachDatabase("virtual devices against Orchard", (database) => {
     // And it can enroll again from the same profile.
     await d.enroll(mobileconfig);
     expect((await api("GET", `/api/v1/enrollments/${d.udid}`)).json()).toMatchObject({ status: "active" });
+  });
+
+  // Apple's MDM protocol reference, "Terminating a Management Relationship": the server removes the profile that
+  // carries the MDM payload. The device sends CheckOut (CheckOutWhenRemoved) and no result for the command.
+  it("unenrolls when Orchard removes its enrollment profile with RemoveProfile", async () => {
+    const d = devices.pad!;
+    const uuid = await queue([d.udid], "RemoveProfile", { Identifier: d.state.profiles[0]!.identifier });
+    const summary = await d.mdm.connect();
+    expect(summary.endedBy).toBe("unenrolled");
+    expect(summary.commands.map((c) => `${c.requestType}:${c.status}`)).toEqual(["RemoveProfile:Unenrolled"]);
+    expect(d.enrolled).toBe(false);
+    expect((await api("GET", `/api/v1/enrollments/${d.udid}`)).json()).toMatchObject({ status: "checked_out" });
+    expect((await resultOf(uuid, d.udid))!.status).not.toMatch(/acknowledged|error/);
   });
 });
