@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { startServer, type RunningServer } from "../../src/server/serve.ts";
+import { parseCertificate, subjectString } from "../../src/pki/certificate.ts";
 import { certificateFingerprint } from "../../src/pki/pem.ts";
 import { buildPlist, type PlistDict } from "../../src/wire/plist.ts";
 import { VirtualDevice } from "../../sim/device.ts";
@@ -71,6 +72,8 @@ describeEachDatabase("virtual devices against Orchard", (database) => {
       const identity = d.keychain.identity(d.state.mdm!.settings.identityUuid)!;
       const issued = await server.ctx.store.db.selectFrom("issued_certificates").select(["kind", "enrollment_profile_id"]).where("fingerprint", "=", certificateFingerprint(fromB64(identity.certificate))).executeTakeFirst();
       expect(issued).toMatchObject({ kind: "identity", enrollment_profile_id: profileId });
+      // A generic download cannot know the device: no made-up "pending-…" CN (issue 16 item 15).
+      expect(subjectString(parseCertificate(fromB64(identity.certificate)))).toBe("CN=Orchard MDM identity, O=sim e2e");
       const e = (await api("GET", `/api/v1/enrollments/${d.udid}`)).json();
       expect(e).toMatchObject({ id: d.udid, status: "active", serialNumber: d.state.serialNumber, osVersion: d.state.osVersion });
       expect(d.state.profiles[0]!.signerCertificates.length).toBeGreaterThan(0);
@@ -139,6 +142,8 @@ describeEachDatabase("virtual devices against Orchard", (database) => {
     expect(summary.commands.map((c) => `${c.requestType}:${c.status}`)).toEqual(["InstallProfile:Acknowledged", "ProfileList:Acknowledged"]);
     const newCert = d.keychain.identity(d.state.mdm!.settings.identityUuid)!.certificate;
     expect(newCert).not.toBe(oldCert);
+    // The re-sent profile knows the device, so the renewed identity carries its serial number.
+    expect(subjectString(parseCertificate(fromB64(newCert)))).toBe(`CN=${d.state.serialNumber}, O=sim e2e`);
     expect(d.state.keychain.identities).toHaveLength(1);
     expect((await resultOf(pending, d.udid))!.status).toBe("acknowledged");
   });
