@@ -52,8 +52,8 @@ export interface ProcessedCommand {
   status: CommandResult["status"];
   channel: "device" | "user";
   command: PlistDict;
-  /** The report as sent (Status, CommandUUID, ErrorChain, response keys). */
-  report: PlistDict;
+  /** The report as sent (Status, CommandUUID, ErrorChain, response keys); absent when the device sent none (it unenrolled). */
+  report?: PlistDict;
 }
 
 export interface ConnectSummary {
@@ -61,8 +61,11 @@ export interface ConnectSummary {
   commands: ProcessedCommand[];
   requests: number;
   durationMs: number;
-  /** Why the session ended: the server had nothing more, the device wiped/restarted itself, or the safety limit. */
-  endedBy: "empty" | "erase" | "restart" | "shutdown" | "limit";
+  /**
+   * Why the session ended: the server had nothing more, the device wiped/restarted itself, a command removed
+   * its enrollment, or the safety limit.
+   */
+  endedBy: "empty" | "erase" | "restart" | "shutdown" | "unenrolled" | "limit";
 }
 
 export interface ConnectOptions {
@@ -239,6 +242,20 @@ export class MdmClient {
       }
       const { request } = parsed;
       const result = await executeCommand(this.device, channel, request);
+      if (result.status === "Unenrolled") {
+        // The enrollment (identity, server, push token) is gone: no result is sent and the session ends.
+        const processed: ProcessedCommand = {
+          commandUuid: request.commandUuid,
+          requestType: request.requestType,
+          status: result.status,
+          channel: channel.kind,
+          command: request.command,
+        };
+        summary.commands.push(processed);
+        this.remember(this.processed, processed);
+        summary.endedBy = "unenrolled";
+        break;
+      }
       report = { ...ids, ...reportFor(result, request.commandUuid) };
       const processed: ProcessedCommand = {
         commandUuid: request.commandUuid,

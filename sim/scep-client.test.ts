@@ -16,7 +16,10 @@ import {
   type ScepContext,
   type ScepOutcome,
 } from "../src/pki/scep-server.ts";
-import { createCsr } from "../src/pki/csr.ts";
+import { decryptEnvelope, type ContentEncryptionAlgorithm } from "../src/pki/cms-enveloped-data.ts";
+import { verifySignedData } from "../src/pki/cms-signed-data.ts";
+import { createCsr, parseCsr } from "../src/pki/csr.ts";
+import { buildCertRep, readPkiMessage } from "../src/pki/scep-message.ts";
 import { selfSignedCertificate } from "../src/pki/issue.ts";
 import { openssl } from "../src/pki/test-support/openssl.ts";
 import { ScepClient, ScepClientError, chooseAlgorithms, transactionIdFor, type FetchLike } from "./scep-client.ts";
@@ -418,6 +421,52 @@ describe("malformed and hostile input", () => {
     expect(logged).toHaveLength(2);
     expect(logged.join("\n")).not.toContain("super-secret");
   });
+});
+
+describe("CertReps from an independent SCEP server", () => {
+  /**
+   * A SCEP server that is not Orchard's: it reads the request and issues the certificate, but
+   * encrypts the CertRep with an algorithm of its own choosing, whatever the client sent (several
+   * servers in the field still answer with single DES).
+   */
+  function independentServer(replyEncryption: ContentEncryptionAlgorithm): FetchLike {
+    return async (url, init) => {
+      const op = new URL(url).searchParams.get("operation");
+      if (op === "GetCACaps") return new Response("AES\nPOSTPKIOperation\nSHA-256\n", { headers: { "content-type": "text/plain" } });
+      if (op === "GetCACert") {
+        const r = getCaCertResponse(ca, ra);
+        return new Response(Buffer.from(r.body), { headers: { "content-type": r.contentType } });
+      }
+      const msg = readPkiMessage(init!.body!);
+      const requester = verifySignedData(msg.signedData).signerCertDer;
+      const csr = parseCsr(decryptEnvelope(msg.envelope!, ra.key, { recipientCertDer: ra.certDer }).content);
+      const issued = issueDeviceCertificate(ca, { subject: csr.subjectDer, publicKey: csr.spkiDer, validityDays: 30 });
+      const reply = buildCertRep({
+        transactionId: msg.transactionId,
+        recipientNonce: msg.senderNonce,
+        status: "SUCCESS",
+        certificates: [issued, ca.certDer],
+        recipientCertDer: requester,
+        encryption: replyEncryption,
+        ra,
+      });
+      return new Response(Buffer.from(reply), { headers: { "content-type": "application/x-pki-message" } });
+    };
+  }
+
+  // Apple devices decrypt every content encryption a SCEP server may answer with; the client sends
+  // AES-256 here (the server offers AES) and must still read the reply.
+  it.each(["des-cbc", "des-ede3-cbc", "aes-128-cbc", "aes-192-cbc", "aes-256-cbc"] as const)(
+    "accepts a CertRep encrypted with %s after sending AES-256",
+    async (alg) => {
+      const client = new ScepClient({ url: URL_BASE, fetch: independentServer(alg) });
+      const r = await client.enroll({ key: deviceKey, subject: "CN=independent", challenge: "any" });
+      expect(r.status).toBe("SUCCESS");
+      expect(r.algorithms.encryption).toBe("aes-256-cbc");
+      expect(subjectString(parseCertificate(r.certDer!))).toBe("CN=independent");
+      expect(opensslVerify(r.certDer!, ca.certDer)).toBe(true);
+    },
+  );
 });
 
 it("transaction IDs are the SHA-256 of the public key", () => {

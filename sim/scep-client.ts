@@ -319,7 +319,10 @@ export class ScepClient {
     if (msg.failInfo) result.failInfo = msg.failInfo;
     if (msg.failInfoText) result.failInfoText = msg.failInfoText;
     if (msg.pkiStatus === "SUCCESS") {
-      const certs = openCertRepEnvelope(msg, x.signer, { allowDes: x.algorithms.encryption === "des-cbc" });
+      // Decrypt what Apple devices decrypt: the server picks the reply's cipher, and servers in the
+      // field answer with single DES whatever the request used. Refusing DES is a server policy
+      // (what Orchard accepts from clients); the client only ever *sends* DES when forced.
+      const certs = openCertRepEnvelope(msg, x.signer, { allowDes: true });
       const issued = certs[0];
       if (!issued) throw new ScepClientError("CertRep SUCCESS without a certificate");
       const cert = parseCertificate(issued);

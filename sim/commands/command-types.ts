@@ -16,11 +16,25 @@ export interface CommandRequest {
 /** What the device does once the result has been reported (it cannot report after wiping itself). */
 export type AfterReport = "erase" | "restart" | "shutdown";
 
-export type CommandResult =
+/** A result the device sends back to the server. */
+export type ReportedResult =
   | { status: "Acknowledged"; response?: PlistDict; afterReport?: AfterReport }
   | { status: "Error"; errorChain: ErrorChainItem[]; response?: PlistDict }
   | { status: "CommandFormatError"; errorChain?: ErrorChainItem[] }
   | { status: "NotNow" };
+
+/**
+ * The command removed the MDM enrollment (RemoveProfile of the enrollment profile): the device has no
+ * identity or server left to report to, so it sends no result; the server learns of it from CheckOut, when
+ * the MDM payload asked for one. Never sent as a Status.
+ */
+export interface UnenrolledResult {
+  status: "Unenrolled";
+  checkedOut: boolean;
+  checkOutError?: string;
+}
+
+export type CommandResult = ReportedResult | UnenrolledResult;
 
 export interface CommandContext {
   device: VirtualDevice;

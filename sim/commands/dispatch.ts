@@ -6,7 +6,7 @@ import type { PlistDict, PlistValue } from "../../src/wire/plist.ts";
 import { checkCommandAllowed, commandInfo, validateCommandParams } from "../../src/wire/schema/index.ts";
 import type { VirtualDevice } from "../device.ts";
 import { schemaPlatform } from "../platform.ts";
-import type { CommandChannel, CommandHandler, CommandRequest, CommandResult } from "./command-types.ts";
+import type { CommandChannel, CommandHandler, CommandRequest, CommandResult, ReportedResult } from "./command-types.ts";
 import { deviceErrors } from "./error-chain.ts";
 import { applicationHandlers } from "./applications.ts";
 import { certificateHandlers } from "./certificates.ts";
@@ -67,13 +67,17 @@ export async function executeCommand(device: VirtualDevice, channel: CommandChan
   }
 
   const settings = state.mdm?.settings;
+  // Apple's MDM protocol reference ("Terminating a Management Relationship"): "An MDM server can always remove
+  // this profile [the one carrying the MDM payload], even if it does not have the access rights to add or remove
+  // configuration profiles." So that one RemoveProfile is granted the right it would otherwise need.
+  const granted = removesEnrollmentProfile(device, channel, request) ? (info.platforms[platform].accessRightsBits ?? 0) : 0;
   const verdict = checkCommandAllowed(requestType, {
     platform,
     osVersion: state.osVersion,
     channel: channel.kind,
     supervised: state.supervised,
     userEnrollment: false,
-    accessRights: settings?.accessRights ?? 0,
+    accessRights: (settings?.accessRights ?? 0) | granted,
   });
   if (!verdict.ok) return { status: "Error", errorChain: deviceErrors.notAuthorized(requestType, verdict.reason) };
 
@@ -83,8 +87,15 @@ export async function executeCommand(device: VirtualDevice, channel: CommandChan
   return handler.handle({ device, channel, request });
 }
 
+/** RemoveProfile on the device channel naming the profile that carries the MDM payload. */
+function removesEnrollmentProfile(device: VirtualDevice, channel: CommandChannel, request: CommandRequest): boolean {
+  if (request.requestType !== "RemoveProfile" || channel.kind !== "device") return false;
+  const enrollment = device.profiles.enrollmentProfile();
+  return enrollment !== undefined && request.command.Identifier === enrollment.identifier;
+}
+
 /** The keys a report carries besides the command's response. */
-export function reportFor(result: CommandResult, commandUuid: string): PlistDict {
+export function reportFor(result: ReportedResult, commandUuid: string): PlistDict {
   const report: PlistDict = { CommandUUID: commandUuid, Status: result.status };
   if ((result.status === "Error" || result.status === "CommandFormatError") && result.errorChain) report.ErrorChain = result.errorChain;
   if ((result.status === "Acknowledged" || result.status === "Error") && result.response) Object.assign(report, result.response);

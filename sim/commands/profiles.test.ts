@@ -9,7 +9,9 @@ import { derToPem } from "../../src/pki/pem.ts";
 import { exportPrivateKeyPem } from "../../src/pki/keys.ts";
 import { opensslOk } from "../../src/pki/test-support/openssl.ts";
 import { buildPlist, type PlistDict } from "../../src/wire/plist.ts";
-import { responseOf, run, enrolledDevice, simFixtures, type SimFixtures } from "../test-support/fixtures.ts";
+import { VirtualDevice } from "../device.ts";
+import { RecordingMdmServer } from "../test-support/recording-mdm-server.ts";
+import { responseOf, run, enrolledDevice, settingsFor, simFixtures, type SimFixtures } from "../test-support/fixtures.ts";
 
 let fx: SimFixtures;
 let other: SigningIdentity;
@@ -94,15 +96,70 @@ describe("profiles", () => {
     expect((await list(device)).length).toBe(1);
   });
 
-  it("refuses to remove the enrollment profile, a profile the user installed, or one that is not there", async () => {
+  it("refuses to remove a profile the user installed or one that is not there", async () => {
     const device = await enrolledDevice(fx, { platform: "iOS", seed: "p6" });
     const enrollment = device.profiles.enrollmentProfile()!;
     device.profiles.put({ ...enrollment, identifier: "com.user.installed", isEnrollment: false, managed: false, payloads: [] });
-    for (const identifier of [enrollment.identifier, "com.user.installed", "com.not.there"]) {
+    for (const identifier of ["com.user.installed", "com.not.there"]) {
       const result = await run(device, "RemoveProfile", { Identifier: identifier });
       expect(result.status).toBe("Error");
     }
     expect(device.enrolled).toBe(true);
     expect(device.profiles.find("com.user.installed")).toBeDefined();
+  });
+
+  // Apple's MDM protocol reference, "Terminating a Management Relationship": a server ends management by removing
+  // the profile that carries the MDM payload, and "can always remove this profile, even if it does not have the
+  // access rights to add or remove configuration profiles". Apple's deployment guide: the configuration profiles
+  // and managed apps based on the enrollment profile go with it.
+  it("removing the enrollment profile unenrolls the device, even without the right to remove profiles", async () => {
+    const device = await enrolledDevice(fx, { platform: "iOS", seed: "p7" }, { AccessRights: 1, CheckOutWhenRemoved: false });
+    const enrollment = device.profiles.enrollmentProfile()!;
+    device.profiles.put({ ...enrollment, identifier: "com.mdm.installed", isEnrollment: false, managed: true, payloads: [] });
+    device.profiles.put({ ...enrollment, identifier: "com.user.installed", isEnrollment: false, managed: false, payloads: [] });
+    device.state.apps.push({ identifier: "com.example.managed", name: "Managed", shortVersion: "1.0", version: "1", bundleSize: 1, dynamicSize: 1, managed: true });
+    const userApps = device.state.apps.filter((a) => !a.managed).length;
+
+    // Without AllowInstallationRemoval an ordinary managed profile stays.
+    expect((await run(device, "RemoveProfile", { Identifier: "com.mdm.installed" })).status).toBe("Error");
+
+    const result = await run(device, "RemoveProfile", { Identifier: enrollment.identifier });
+    expect(result).toEqual({ status: "Unenrolled", checkedOut: false });
+    expect(device.enrolled).toBe(false);
+    expect(device.profiles.find(enrollment.identifier)).toBeUndefined();
+    expect(device.profiles.find("com.mdm.installed")).toBeUndefined();
+    expect(device.profiles.find("com.user.installed")).toBeDefined();
+    expect(device.state.apps.some((a) => a.managed)).toBe(false);
+    expect(device.state.apps.length).toBe(userApps);
+  });
+
+  it("over HTTP: sends CheckOut, no result for the RemoveProfile, and ends the session", async () => {
+    const server = await new RecordingMdmServer().start();
+    try {
+      const device = VirtualDevice.create({ platform: "macOS", seed: "p8" });
+      await device.enroll(settingsFor(fx, device, {}, server.base));
+      const enrollment = device.profiles.enrollmentProfile()!;
+      const install = server.enqueue("InstallProfile", { Payload: profile("com.example.wifi", [wifiPayload()]) });
+      const remove = server.enqueue("RemoveProfile", { Identifier: enrollment.identifier });
+      server.enqueue("DeviceInformation", { Queries: ["UDID"] });
+      const before = server.requests.length;
+
+      const summary = await device.mdm.connect();
+      expect(summary.endedBy).toBe("unenrolled");
+      expect(summary.commands.map((c) => [c.requestType, c.status])).toEqual([
+        ["InstallProfile", "Acknowledged"],
+        ["RemoveProfile", "Unenrolled"],
+      ]);
+      const sent = server.requests.slice(before).map((r) => r.message);
+      // Idle, the InstallProfile result (which fetched the RemoveProfile), then CheckOut and nothing more.
+      expect(sent.map((m) => m.MessageType ?? m.Status)).toEqual(["Idle", "Acknowledged", "CheckOut"]);
+      expect(sent[1]!.CommandUUID).toBe(install);
+      expect(sent.some((m) => m.CommandUUID === remove)).toBe(false);
+      expect(sent[2]).toMatchObject({ MessageType: "CheckOut", UDID: device.udid });
+      expect(device.enrolled).toBe(false);
+      expect(device.profiles.find("com.example.wifi")).toBeUndefined();
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -1,5 +1,5 @@
-// ProfileList (the real store), InstallProfile and RemoveProfile. The MDM server may remove only what it
-// installed: the enrollment profile and profiles the user installed are refused.
+// ProfileList (the real store), InstallProfile and RemoveProfile. The MDM server may remove what it installed
+// and the enrollment profile itself (which unenrolls the device); profiles the user installed are refused.
 import type { PlistDict } from "../../src/wire/plist.ts";
 import type { InstalledProfile } from "../device-state.ts";
 import { fromB64 } from "../keychain.ts";
@@ -55,11 +55,21 @@ async function installProfile(ctx: CommandContext): Promise<CommandResult> {
   }
 }
 
-function removeProfile(ctx: CommandContext): CommandResult {
+async function removeProfile(ctx: CommandContext): Promise<CommandResult> {
   const identifier = ctx.request.command.Identifier as string;
   const profile = ctx.device.profiles.find(identifier);
   if (!profile) return fail([chainItem(PROFILE_DOMAIN, 1003, `The profile “${identifier}” is not installed.`)]);
-  if (profile.isEnrollment) return fail([chainItem(PROFILE_DOMAIN, 1004, `The profile “${identifier}” is the MDM enrollment profile and cannot be removed by the server.`)]);
+  if (profile.isEnrollment && ctx.channel.kind === "device") {
+    // Removing the profile that carries the MDM payload is how a server ends management: Apple's MDM protocol
+    // reference, "Terminating a Management Relationship" ("An MDM server can always remove this profile"), and
+    // Apple's deployment guide, "Intro to device management profiles" (removing the enrollment profile removes
+    // the configuration profiles and managed apps based on it). The device then has nothing to report with, so
+    // it sends no result for this command (servers see it stay unanswered); CheckOut is sent, best effort, when
+    // the MDM payload's CheckOutWhenRemoved asks for it (Apple's "Check Out" reference).
+    const { checkedOut, checkOutError } = await ctx.device.unenroll();
+    return checkOutError ? { status: "Unenrolled", checkedOut, checkOutError: checkOutError.message } : { status: "Unenrolled", checkedOut };
+  }
+  if (profile.isEnrollment) return fail([chainItem(PROFILE_DOMAIN, 1004, `The profile “${identifier}” is the device's MDM enrollment profile; it is not removed on a user channel.`)]);
   if (!profile.managed) return fail([chainItem(PROFILE_DOMAIN, 1004, `The profile “${identifier}” was not installed by MDM.`)]);
   ctx.device.profiles.remove(identifier);
   return ack();

@@ -1,7 +1,7 @@
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createCa } from "./ca.ts";
-import { CmsError } from "./cms.ts";
+import { CmsError, issuerAndSerialNumber, wrapContentInfo } from "./cms.ts";
 import { decryptEnvelope, encryptToCertificate, envelopeAlgorithm, type ContentEncryptionAlgorithm } from "./cms-enveloped-data.ts";
 import { certsOnly, parseCertsOnly, parseSignedData, signCms, signProfile, verifySignedData } from "./cms-signed-data.ts";
 import { parseCertificate, subjectString } from "./certificate.ts";
@@ -10,7 +10,7 @@ import { exportPrivateKeyPem } from "./keys.ts";
 import { OID } from "./oids.ts";
 import { derToPem } from "./pem.ts";
 import { openssl, opensslOk } from "./test-support/openssl.ts";
-import { readOid, readString, parseAsn1, printableString } from "./der.ts";
+import { algorithmIdentifier, integer, nullValue, octetString, oid, parseAsn1, printableString, readOid, readString, sequence, setOf, tlv } from "./der.ts";
 import { findAttribute } from "./cms.ts";
 
 const same = (a: Uint8Array | undefined, b: Uint8Array) => a !== undefined && Buffer.compare(a, b) === 0;
@@ -274,6 +274,22 @@ describe("encryptToCertificate / decryptEnvelope", () => {
     const out = decryptEnvelope(der, device.key, { allowDes: true });
     expect(out.algorithm).toBe("des-cbc");
     expect(Buffer.from(out.content).equals(PROFILE)).toBe(true);
+  });
+
+  // Node 20's OpenSSL 3 has no des-cbc without the legacy provider (not in crypto.getCiphers()), so single DES
+  // runs as 3DES-EDE with K1 = K2 = K3. This pins that path to the published vector of FIPS 81 appendix B
+  // (key 0123456789abcdef, IV 1234567890abcdef, "Now is the time for all "), not only to openssl round trips.
+  it("decrypts single DES-CBC to the FIPS 81 known answer", () => {
+    const cek = Buffer.from("0123456789abcdef", "hex");
+    const iv = Buffer.from("1234567890abcdef", "hex");
+    // The FIPS 81 ciphertext, then the PKCS #7 padding block (eight 0x08 bytes) as `openssl enc -des-cbc` makes it.
+    const encrypted = Buffer.from("e5c7cdde872bf27c" + "43e934008c389c0f" + "683788499a7c05f6" + "62c16a27e4fcf277", "hex");
+    const cert = parseCertificate(device.certDer);
+    const ktri = sequence(integer(0), issuerAndSerialNumber(cert), algorithmIdentifier(OID.rsaEncryption, nullValue()), octetString(publicEncrypt({ key: createPublicKey(device.key), padding: constants.RSA_PKCS1_PADDING }, cek)));
+    const der = wrapContentInfo(OID.envelopedData, sequence(integer(0), setOf(ktri), sequence(oid(OID.data), algorithmIdentifier(OID.desCbc, octetString(iv)), tlv(0x80, encrypted))));
+    const out = decryptEnvelope(der, device.key, { allowDes: true });
+    expect(out.algorithm).toBe("des-cbc");
+    expect(Buffer.from(out.content).toString("latin1")).toBe("Now is the time for all ");
   });
 
   it("fails with decrypt-failed (never a padding hint) for the wrong key, and never yields the content", () => {

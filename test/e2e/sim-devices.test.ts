@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { startServer, type RunningServer } from "../../src/server/serve.ts";
+import { parseCertificate, subjectString } from "../../src/pki/certificate.ts";
 import { certificateFingerprint } from "../../src/pki/pem.ts";
 import { buildPlist, type PlistDict } from "../../src/wire/plist.ts";
 import { VirtualDevice } from "../../sim/device.ts";
@@ -71,6 +72,8 @@ describeEachDatabase("virtual devices against Orchard", (database) => {
       const identity = d.keychain.identity(d.state.mdm!.settings.identityUuid)!;
       const issued = await server.ctx.store.db.selectFrom("issued_certificates").select(["kind", "enrollment_profile_id"]).where("fingerprint", "=", certificateFingerprint(fromB64(identity.certificate))).executeTakeFirst();
       expect(issued).toMatchObject({ kind: "identity", enrollment_profile_id: profileId });
+      // A generic download cannot know the device: no made-up "pending-…" CN (issue 16 item 15).
+      expect(subjectString(parseCertificate(fromB64(identity.certificate)))).toBe("CN=Orchard MDM identity, O=sim e2e");
       const e = (await api("GET", `/api/v1/enrollments/${d.udid}`)).json();
       expect(e).toMatchObject({ id: d.udid, status: "active", serialNumber: d.state.serialNumber, osVersion: d.state.osVersion });
       expect(d.state.profiles[0]!.signerCertificates.length).toBeGreaterThan(0);
@@ -110,16 +113,19 @@ describeEachDatabase("virtual devices against Orchard", (database) => {
     expect(await resultOf(uuid, d.udid)).toMatchObject({ status: "acknowledged", result: { Identifier: "com.apple.Pages.e2e" } });
   });
 
-  it("installs and removes a profile queued as a raw command plist, and refuses to remove its enrollment", async () => {
+  it("installs and removes a profile queued as a raw command plist", async () => {
     const d = devices.phone!;
     const profile = buildPlist({ PayloadType: "Configuration", PayloadVersion: 1, PayloadIdentifier: "com.example.e2e", PayloadUUID: "6C0F3A48-7E0B-4C57-9E5B-1D2A3B4C5D6E", PayloadContent: [{ PayloadType: "com.apple.wifi.managed", PayloadVersion: 1, PayloadIdentifier: "com.example.e2e.wifi", PayloadUUID: "0B3F1D3E-2A1B-4C8D-9E7F-6A5B4C3D2E1F", SSID_STR: "Orchard", EncryptionType: "None" }] });
     const raw = await api("POST", `/api/v1/commands?target=${d.udid}`, buildPlist({ CommandUUID: "e2e-install-profile", Command: { RequestType: "InstallProfile", Payload: Buffer.from(profile) } }), { "content-type": "application/x-apple-plist" });
     expect(raw.statusCode, raw.body).toBe(201);
-    const removeEnrollment = await queue([d.udid], "RemoveProfile", { Identifier: d.state.profiles[0]!.identifier });
-    const summary = await d.mdm.connect();
-    expect(summary.commands.map((c) => `${c.requestType}:${c.status}`)).toEqual(["InstallProfile:Acknowledged", "RemoveProfile:Error"]);
+    const first = await d.mdm.connect();
+    expect(first.commands.map((c) => `${c.requestType}:${c.status}`)).toEqual(["InstallProfile:Acknowledged"]);
     expect(d.profiles.find("com.example.e2e")).toBeDefined();
-    expect((await resultOf(removeEnrollment, d.udid))!.status).toBe("error");
+    const remove = await queue([d.udid], "RemoveProfile", { Identifier: "com.example.e2e" });
+    const second = await d.mdm.connect();
+    expect(second.commands.map((c) => `${c.requestType}:${c.status}`)).toEqual(["RemoveProfile:Acknowledged"]);
+    expect(d.profiles.find("com.example.e2e")).toBeUndefined();
+    expect((await resultOf(remove, d.udid))!.status).toBe("acknowledged");
     expect(d.enrolled).toBe(true);
   });
 
@@ -136,6 +142,8 @@ describeEachDatabase("virtual devices against Orchard", (database) => {
     expect(summary.commands.map((c) => `${c.requestType}:${c.status}`)).toEqual(["InstallProfile:Acknowledged", "ProfileList:Acknowledged"]);
     const newCert = d.keychain.identity(d.state.mdm!.settings.identityUuid)!.certificate;
     expect(newCert).not.toBe(oldCert);
+    // The re-sent profile knows the device, so the renewed identity carries its serial number.
+    expect(subjectString(parseCertificate(fromB64(newCert)))).toBe(`CN=${d.state.serialNumber}, O=sim e2e`);
     expect(d.state.keychain.identities).toHaveLength(1);
     expect((await resultOf(pending, d.udid))!.status).toBe("acknowledged");
   });
@@ -173,5 +181,18 @@ describeEachDatabase("virtual devices against Orchard", (database) => {
     // And it can enroll again from the same profile.
     await d.enroll(mobileconfig);
     expect((await api("GET", `/api/v1/enrollments/${d.udid}`)).json()).toMatchObject({ status: "active" });
+  });
+
+  // Apple's MDM protocol reference, "Terminating a Management Relationship": the server removes the profile that
+  // carries the MDM payload. The device sends CheckOut (CheckOutWhenRemoved) and no result for the command.
+  it("unenrolls when Orchard removes its enrollment profile with RemoveProfile", async () => {
+    const d = devices.pad!;
+    const uuid = await queue([d.udid], "RemoveProfile", { Identifier: d.state.profiles[0]!.identifier });
+    const summary = await d.mdm.connect();
+    expect(summary.endedBy).toBe("unenrolled");
+    expect(summary.commands.map((c) => `${c.requestType}:${c.status}`)).toEqual(["RemoveProfile:Unenrolled"]);
+    expect(d.enrolled).toBe(false);
+    expect((await api("GET", `/api/v1/enrollments/${d.udid}`)).json()).toMatchObject({ status: "checked_out" });
+    expect((await resultOf(uuid, d.udid))!.status).not.toMatch(/acknowledged|error/);
   });
 });

@@ -24,7 +24,10 @@ const Fields = {
   signed: Type.Boolean({ description: "Serve the .mobileconfig CMS-signed (default)" }),
   validityDays: Type.Integer({ description: "Days the download link and the profile's SCEP challenge work (default 14)" }),
   keySize: Type.Union([Type.Literal(2048), Type.Literal(4096)]),
-  subjectTemplate: Type.String({ description: "Identity certificate subject; variables %SerialNumber%, %UDID%, %DeviceName%, %ProfileName%" }),
+  subjectTemplate: Type.String({
+    description:
+      "Identity certificate subject; variables %SerialNumber%, %UDID%, %DeviceName%, %ProfileName%. The device variables are filled when Orchard knows the device (identity renewal); in a generic download their RDNs are left out and a CN becomes \"Orchard MDM identity\"",
+  }),
 };
 const CreateBody = Type.Object(
   {

@@ -10,6 +10,7 @@ import { buildHttpApp } from "../../http/app.ts";
 import { parsePlist, type PlistDict } from "../../wire/plist.ts";
 import { validateProfile } from "../../wire/schema/index.ts";
 import { derToPem } from "../../pki/pem.ts";
+import { GENERIC_IDENTITY_CN } from "./enrollment-profiles.ts";
 
 describeEachDatabase("enrollment profiles", (database) => {
   let t: TestContext;
@@ -104,6 +105,25 @@ describeEachDatabase("enrollment profiles", (database) => {
     expect((await app.inject({ url: `/api/v1/enrollment-profiles/${p.id}`, headers: auth })).statusCode).toBe(404);
     expect((await app.inject({ url: "/api/v1/enrollment-profiles/nope/mobileconfig", headers: auth })).statusCode).toBe(404);
     expect((await app.inject("/enroll/not-a-token")).statusCode).toBe(404);
+  });
+
+  // Issue 16 item 15: a generic download made every identity "CN=pending-<random>", which reads as a failed
+  // enrollment; the device facts are only known when Orchard re-sends the profile to a known device.
+  it("names the identity meaningfully: device facts when known, never a made-up placeholder", async () => {
+    const svc = t.ctx.enrollmentProfiles;
+    const subjectOf = async (row: Awaited<ReturnType<typeof svc.row>>, device?: { serialNumber?: string; udid?: string; deviceName?: string }) => {
+      const xml = parsePlist(await svc.mobileconfig(row, { signed: false, ...(device ? { device } : {}) })) as PlistDict;
+      return ((xml.PayloadContent as PlistDict[])[1]!.PayloadContent as PlistDict).Subject;
+    };
+    const generic = await svc.row((await create({ name: "Field iPads" })).json().id);
+    expect(await subjectOf(generic)).toEqual([[["CN", GENERIC_IDENTITY_CN]], [["O", "Field iPads"]]]);
+    expect(await subjectOf(generic, { serialNumber: "C02XK1ABJGH5", udid: "00008030-001A2B3C4D5E6F70" })).toEqual([[["CN", "C02XK1ABJGH5"]], [["O", "Field iPads"]]]);
+
+    const custom = await svc.row((await create({ name: "Kiosks", subjectTemplate: "CN=%DeviceName%,OU=%UDID%,O=Acme\\, Inc." })).json().id);
+    expect(await subjectOf(custom)).toEqual([[["CN", GENERIC_IDENTITY_CN]], [["O", "Acme, Inc."]]]);
+    expect(await subjectOf(custom, { udid: "00008030-001A2B3C4D5E6F70" })).toEqual([[["CN", GENERIC_IDENTITY_CN]], [["OU", "00008030-001A2B3C4D5E6F70"]], [["O", "Acme, Inc."]]]);
+    expect(await subjectOf(custom, { udid: "U1", deviceName: "Lobby, west" })).toEqual([[["CN", "Lobby, west"]], [["OU", "U1"]], [["O", "Acme, Inc."]]]);
+    expect(JSON.stringify(await subjectOf(custom))).not.toContain("pending");
   });
 
   it("redeems static challenges while the profile lives and one-time challenges once", async () => {

@@ -95,6 +95,27 @@ export function expandSubject(template: string, vars: Partial<Record<"ProfileNam
   return template.replace(/%([A-Za-z]+)%/g, (m, name: string) => (vars[name as keyof typeof vars] ?? m).replace(/,/g, "\\,"));
 }
 
+/** The CN of an identity whose template's CN names a device fact Orchard does not know when it serves the profile. */
+export const GENERIC_IDENTITY_CN = "Orchard MDM identity";
+
+/**
+ * The identity certificate subject for one download of a profile. A generic download (the enrollment link, the
+ * admin API) is served before Orchard knows the device, and an Apple device never fills variables in a SCEP
+ * subject itself, so %SerialNumber%, %UDID% and %DeviceName% cannot be known then. Their RDNs are left out
+ * rather than filled with a made-up value (a "pending-1a2b3c4d" CN read as a failed enrollment); a CN left out
+ * becomes GENERIC_IDENTITY_CN, so the certificate still says what it is and O=%ProfileName% where it came from.
+ * When the device is known (identity renewal) the template is filled in full.
+ */
+export function identitySubject(template: string, vars: Partial<Record<"ProfileName" | "SerialNumber" | "UDID" | "DeviceName", string>>): string {
+  const known = (rdn: string) => (rdn.match(/%([A-Za-z]+)%/g) ?? []).every((v) => vars[v.slice(1, -1) as keyof typeof vars] !== undefined);
+  const rdns: string[] = [];
+  for (const rdn of template.split(/(?<!\\),/)) {
+    if (known(rdn)) rdns.push(expandSubject(rdn, vars));
+    else if (/^\s*CN\s*=/i.test(rdn)) rdns.push(`CN=${GENERIC_IDENTITY_CN}`);
+  }
+  return rdns.length > 0 ? rdns.join(",") : `CN=${GENERIC_IDENTITY_CN}`;
+}
+
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 const newSecret = () => randomBytes(24).toString("base64url");
 
@@ -237,12 +258,11 @@ export class EnrollmentProfileService {
     const ca = this.deps.ca();
     const base = this.deps.publicUrl;
     const input = fromColumns(row);
-    const pending = `pending-${randomBytes(4).toString("hex")}`;
-    const subject = expandSubject(input.subjectTemplate, {
+    const subject = identitySubject(input.subjectTemplate, {
       ProfileName: row.name,
-      SerialNumber: opts.device?.serialNumber ?? pending,
-      UDID: opts.device?.udid ?? pending,
-      DeviceName: opts.device?.deviceName ?? pending,
+      ...(opts.device?.serialNumber !== undefined ? { SerialNumber: opts.device.serialNumber } : {}),
+      ...(opts.device?.udid !== undefined ? { UDID: opts.device.udid } : {}),
+      ...(opts.device?.deviceName !== undefined ? { DeviceName: opts.device.deviceName } : {}),
     });
     const identifier = `com.orchard.enrollment.${row.id}`;
     const profile = buildEnrollmentProfile({
