@@ -2,9 +2,9 @@
 // claimed by setting a lease (locked_by/locked_until); on PostgreSQL the claim skips rows other replicas
 // hold (FOR UPDATE SKIP LOCKED), on SQLite the single writer serialises claims.
 import { randomUUID } from "node:crypto";
-import type { Selectable } from "kysely";
-import type { Store } from "./db.ts";
-import type { JobsTable } from "./schema.ts";
+import type { Kysely, Selectable } from "kysely";
+import type { Dialect, Store } from "./db.ts";
+import type { Database, JobsTable } from "./schema.ts";
 
 export type JobRow = Selectable<JobsTable>;
 
@@ -43,15 +43,7 @@ export async function enqueueJob(store: Store, job: NewJob): Promise<boolean> {
 
 export async function claimJobs(store: Store, worker: string, now: number, leaseMs: number, limit: number): Promise<JobRow[]> {
   return store.db.transaction().execute(async (tx) => {
-    let pick = tx
-      .selectFrom("jobs")
-      .select("id")
-      .where("run_at", "<=", now)
-      .where((eb) => eb.or([eb("locked_until", "is", null), eb("locked_until", "<", now)]))
-      .orderBy("run_at")
-      .limit(limit);
-    if (store.dialect === "postgres") pick = pick.forUpdate().skipLocked();
-    const ids = (await pick.execute()).map((r) => r.id);
+    const ids = (await claimableJobsQuery(tx, store.dialect, now, limit).execute()).map((r) => r.id);
     if (ids.length === 0) return [];
     return tx
       .updateTable("jobs")
@@ -60,6 +52,18 @@ export async function claimJobs(store: Store, worker: string, now: number, lease
       .returningAll()
       .execute();
   });
+}
+
+/** The due, unleased jobs a worker claims (exported so the query-plan test explains this very statement). */
+export function claimableJobsQuery(db: Kysely<Database>, dialect: Dialect, now: number, limit: number) {
+  const pick = db
+    .selectFrom("jobs")
+    .select("id")
+    .where("run_at", "<=", now)
+    .where((eb) => eb.or([eb("locked_until", "is", null), eb("locked_until", "<", now)]))
+    .orderBy("run_at")
+    .limit(limit);
+  return dialect === "postgres" ? pick.forUpdate().skipLocked() : pick;
 }
 
 export async function finishJob(store: Store, id: string): Promise<void> {
