@@ -7,9 +7,9 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACCESS_RIGHTS } from "../src/wire/schema/access-rights.ts";
 import type { SchemaModel } from "./gen-apple-schema.ts";
+import { APPLE_REFERENCE_DIR, requireAppleReference, skippedName } from "../test/apple-reference.ts";
 import {
   DEFAULT_OUT_DIR,
-  DEFAULT_REFERENCE_DIR,
   buildModel,
   diffFiles,
   isAnyKeyName,
@@ -18,15 +18,16 @@ import {
 } from "./gen-apple-schema.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const hasReference = existsSync(join(DEFAULT_REFERENCE_DIR, "mdm"));
+// Skipped locally when ../shared/reference is absent; under CI that is a failure (test/apple-reference.ts).
+const reference = requireAppleReference();
 const tmp = mkdtempSync(join(tmpdir(), "orchard-gen-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe.skipIf(!hasReference)("generator on Apple's reference schema", () => {
+describe.skipIf(!reference.present)(skippedName("generator on Apple's reference schema", reference), () => {
   let model: SchemaModel;
   let files: Map<string, string>;
   beforeAll(() => {
-    model = buildModel(DEFAULT_REFERENCE_DIR);
+    model = buildModel(APPLE_REFERENCE_DIR);
     files = renderFiles(model);
   });
 
@@ -43,7 +44,7 @@ describe.skipIf(!hasReference)("generator on Apple's reference schema", () => {
   });
 
   it("is deterministic: two runs give identical files", () => {
-    const again = renderFiles(buildModel(DEFAULT_REFERENCE_DIR));
+    const again = renderFiles(buildModel(APPLE_REFERENCE_DIR));
     expect([...again.keys()]).toEqual([...files.keys()]);
     for (const [name, content] of files) expect(again.get(name), name).toBe(content);
   });
@@ -65,7 +66,7 @@ describe.skipIf(!hasReference)("generator on Apple's reference schema", () => {
   });
 
   it("puts Apple's MIT notice at the top of every generated file", () => {
-    const license = readFileSync(join(DEFAULT_REFERENCE_DIR, "LICENSE.txt"), "utf8");
+    const license = readFileSync(join(APPLE_REFERENCE_DIR, "LICENSE.txt"), "utf8");
     const firstLine = license.trim().split("\n")[0]!;
     for (const [name, content] of files) {
       const head = content.slice(0, 2500);
@@ -113,7 +114,7 @@ describe.skipIf(!hasReference)("generator on Apple's reference schema", () => {
   });
 
   it("uses the AccessRights bits that the com.apple.mdm payload documents", () => {
-    const yaml = parse(readFileSync(join(DEFAULT_REFERENCE_DIR, "mdm/profiles/com.apple.mdm.yaml"), "utf8")) as {
+    const yaml = parse(readFileSync(join(APPLE_REFERENCE_DIR, "mdm/profiles/com.apple.mdm.yaml"), "utf8")) as {
       payloadkeys: { key: string; content: string }[];
     };
     const content = yaml.payloadkeys.find((k) => k.key === "AccessRights")!.content;
@@ -128,7 +129,7 @@ describe.skipIf(!hasReference)("generator on Apple's reference schema", () => {
   });
 
   it("reports the generated files as up to date through the CLI", () => {
-    const run = spawnSync(process.execPath, ["bin/run-ts.js", "scripts/gen-apple-schema.ts", "--check"], {
+    const run = spawnSync(process.execPath, ["bin/run-ts.js", "scripts/gen-apple-schema.ts", APPLE_REFERENCE_DIR, "--check"], {
       cwd: repoRoot,
       encoding: "utf8",
     });

@@ -29,7 +29,8 @@ import { checkPushCertificate, EXPIRY_WARNING_MS, PushCertificateError, spkiSha2
 import { readPkcs12 } from "./pkcs12.ts";
 import type { PushIdentity } from "./apns-client.ts";
 
-const PURPOSE_KEY = "push-certificate.key";
+/** Exported so a test can open the stored row with the keyring alone, as a restore tool would. */
+export const PUSH_KEY_PURPOSE = "push-certificate.key";
 const PURPOSE_REQUEST_KEY = "push-certificate-request.key";
 /** How long a replica trusts its cached certificates before checking the table for uploads elsewhere. */
 const REFRESH_MS = 2000;
@@ -123,7 +124,7 @@ export class PushCertificateService {
         serial: material.serial,
         fingerprint: material.fingerprint,
         cert_pem: [material.certDer, ...material.chainDer].map((d) => derToPem(d)).join(""),
-        key_sealed: this.secrets.seal(new Uint8Array(material.key.export({ format: "der", type: "pkcs8" })), PURPOSE_KEY),
+        key_sealed: this.secrets.seal(new Uint8Array(material.key.export({ format: "der", type: "pkcs8" })), PUSH_KEY_PURPOSE),
         not_before: material.notBefore.getTime(),
         not_after: material.notAfter.getTime(),
       },
@@ -176,7 +177,7 @@ export class PushCertificateService {
     if (cached?.fingerprint === fingerprint) return cached;
     const row = await getPushCertificate(this.store, topic);
     if (!row) return undefined;
-    const key = createPrivateKey({ key: this.secrets.open(row.key_sealed, PURPOSE_KEY), format: "der", type: "pkcs8" });
+    const key = createPrivateKey({ key: this.secrets.open(row.key_sealed, PUSH_KEY_PURPOSE), format: "der", type: "pkcs8" });
     const identity: PushIdentity = { topic, fingerprint: row.fingerprint, certPem: row.cert_pem, keyPem: exportPrivateKeyPem(key) };
     this.identities.set(topic, identity);
     return identity;

@@ -86,18 +86,18 @@ export async function completeDelivery(
   errorChain: string | null,
   now: number,
 ): Promise<ReportOutcome> {
-  const removed = await tx.db
-    .deleteFrom("command_queue")
-    .where("enrollment_id", "=", enrollmentId)
-    .where("command_uuid", "=", commandUuid)
-    .where("status", "=", "sent")
-    .executeTakeFirst();
+  const removed = await completeDeleteQuery(tx.db, enrollmentId, commandUuid).executeTakeFirst();
   if (Number(removed.numDeletedRows) === 0) return (await hasResult(tx.db, enrollmentId, commandUuid)) ? "duplicate" : "unknown";
   await tx.db
     .insertInto("command_results")
     .values({ command_uuid: commandUuid, enrollment_id: enrollmentId, status, raw, error_chain: errorChain, completed_at: now })
     .execute();
   return "recorded";
+}
+
+/** The delete that completes a delivery (exported so the query-plan test explains the statement that runs). */
+export function completeDeleteQuery(db: Kysely<Database>, enrollmentId: string, commandUuid: string) {
+  return db.deleteFrom("command_queue").where("enrollment_id", "=", enrollmentId).where("command_uuid", "=", commandUuid).where("status", "=", "sent");
 }
 
 /**
@@ -115,13 +115,12 @@ export async function markNotNow(store: Executor, enrollmentId: string, commandU
 }
 
 async function hasResult(db: Kysely<Database>, enrollmentId: string, commandUuid: string): Promise<boolean> {
-  const r = await db
-    .selectFrom("command_results")
-    .select("status")
-    .where("enrollment_id", "=", enrollmentId)
-    .where("command_uuid", "=", commandUuid)
-    .executeTakeFirst();
-  return r !== undefined;
+  return (await resultOfQuery(db, enrollmentId, commandUuid).executeTakeFirst()) !== undefined;
+}
+
+/** Whether a result is already stored (a duplicate report). Exported for the query-plan test. */
+export function resultOfQuery(db: Kysely<Database>, enrollmentId: string, commandUuid: string) {
+  return db.selectFrom("command_results").select("status").where("enrollment_id", "=", enrollmentId).where("command_uuid", "=", commandUuid);
 }
 
 /** Moves queue rows to a terminal result (expired or cancelled); returns the enrollment ids affected. */
@@ -158,20 +157,19 @@ export async function cancelPending(tx: Tx, commandUuid: string, now: number): P
 
 /** Expires queue rows past their expiry, in batches; returns how many expired. */
 export async function expireDue(tx: Tx, now: number, batch = 1000): Promise<number> {
-  const rows = await tx.db
-    .selectFrom("command_queue")
-    .select(["enrollment_id", "command_uuid"])
-    .where("expires_at", "is not", null)
-    .where("expires_at", "<=", now)
-    .limit(batch)
-    .execute();
+  const rows = await expiredRowsQuery(tx.db, now, batch).execute();
   await retire(tx, rows, "expired", now);
   return rows.length;
 }
 
+/** Queue rows past their expiry (exported for the query-plan test). */
+export function expiredRowsQuery(db: Kysely<Database>, now: number, batch: number) {
+  return db.selectFrom("command_queue").select(["enrollment_id", "command_uuid"]).where("expires_at", "is not", null).where("expires_at", "<=", now).limit(batch);
+}
+
 /** Deletes results (and commands with nothing left queued) older than the retention horizon. */
 export async function pruneResults(store: Executor, olderThan: number): Promise<{ results: number; commands: number }> {
-  const r = await store.db.deleteFrom("command_results").where("completed_at", "<", olderThan).executeTakeFirst();
+  const r = await pruneResultsQuery(store.db, olderThan).executeTakeFirst();
   const c = await store.db
     .deleteFrom("commands")
     .where("created_at", "<", olderThan)
@@ -179,6 +177,11 @@ export async function pruneResults(store: Executor, olderThan: number): Promise<
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom("command_results").select("command_uuid").whereRef("command_results.command_uuid", "=", "commands.uuid"))))
     .executeTakeFirst();
   return { results: Number(r.numDeletedRows), commands: Number(c.numDeletedRows) };
+}
+
+/** The results older than the retention horizon (exported for the query-plan test). */
+export function pruneResultsQuery(db: Kysely<Database>, olderThan: number) {
+  return db.deleteFrom("command_results").where("completed_at", "<", olderThan);
 }
 
 /** A command's own row (what GET /commands/{uuid} shows above its targets). */
@@ -199,19 +202,25 @@ export interface TargetState {
  * are both read as index ranges and merged.
  */
 export async function commandTargets(store: Executor, commandUuid: string, limit: number, after?: string): Promise<TargetState[]> {
-  let queued = store.db.selectFrom("command_queue").select(["enrollment_id", "status", "sent_at", "queued_at"]).where("command_uuid", "=", commandUuid);
-  let done = store.db.selectFrom("command_results").select(["enrollment_id", "status", "raw", "error_chain", "completed_at"]).where("command_uuid", "=", commandUuid);
-  if (after !== undefined) {
-    queued = queued.where("enrollment_id", ">", after);
-    done = done.where("enrollment_id", ">", after);
-  }
-  const [q, d] = await Promise.all([queued.orderBy("enrollment_id").limit(limit).execute(), done.orderBy("enrollment_id").limit(limit).execute()]);
+  const { queued, done } = commandTargetsQueries(store.db, commandUuid, limit, after);
+  const [q, d] = await Promise.all([queued.execute(), done.execute()]);
   return [
     ...q.map((r) => ({ enrollmentId: r.enrollment_id, status: r.status, raw: null, errorChain: null, updatedAt: r.sent_at ?? r.queued_at })),
     ...d.map((r) => ({ enrollmentId: r.enrollment_id, status: r.status, raw: r.raw, errorChain: r.error_chain, updatedAt: r.completed_at })),
   ]
     .sort((a, b) => (a.enrollmentId < b.enrollmentId ? -1 : a.enrollmentId > b.enrollmentId ? 1 : 0))
     .slice(0, limit);
+}
+
+/** The two index ranges commandTargets merges (exported for the query-plan test). */
+export function commandTargetsQueries(db: Kysely<Database>, commandUuid: string, limit: number, after?: string) {
+  let queued = db.selectFrom("command_queue").select(["enrollment_id", "status", "sent_at", "queued_at"]).where("command_uuid", "=", commandUuid);
+  let done = db.selectFrom("command_results").select(["enrollment_id", "status", "raw", "error_chain", "completed_at"]).where("command_uuid", "=", commandUuid);
+  if (after !== undefined) {
+    queued = queued.where("enrollment_id", ">", after);
+    done = done.where("enrollment_id", ">", after);
+  }
+  return { queued: queued.orderBy("enrollment_id").limit(limit), done: done.orderBy("enrollment_id").limit(limit) };
 }
 
 /** How many of a command's targets are in each state. */
@@ -235,25 +244,32 @@ export interface EnrollmentCommandRow {
 
 /** An enrollment's outstanding commands and its most recent results, newest first. */
 export async function enrollmentCommands(store: Executor, enrollmentId: string, limit: number): Promise<{ queue: EnrollmentCommandRow[]; history: EnrollmentCommandRow[] }> {
-  const queue = await store.db
-    .selectFrom("command_queue as q")
-    .innerJoin("commands as c", "c.uuid", "q.command_uuid")
-    .select(["q.command_uuid", "c.request_type", "q.status", "q.queued_at", "q.sent_at"])
-    .where("q.enrollment_id", "=", enrollmentId)
-    .orderBy("q.priority", "desc")
-    .orderBy("q.queued_at")
-    .limit(limit)
-    .execute();
-  const history = await store.db
-    .selectFrom("command_results as r")
-    .leftJoin("commands as c", "c.uuid", "r.command_uuid")
-    .select(["r.command_uuid", "c.request_type", "c.created_at", "r.status", "r.completed_at"])
-    .where("r.enrollment_id", "=", enrollmentId)
-    .orderBy("r.completed_at", "desc")
-    .limit(limit)
-    .execute();
+  const { queue: queueQuery, history: historyQuery } = enrollmentCommandsQueries(store.db, enrollmentId, limit);
+  const queue = await queueQuery.execute();
+  const history = await historyQuery.execute();
   return {
     queue: queue.map((q) => ({ commandUuid: q.command_uuid, requestType: q.request_type, status: q.status, queuedAt: q.queued_at, updatedAt: q.sent_at })),
     history: history.map((h) => ({ commandUuid: h.command_uuid, requestType: h.request_type ?? "?", status: h.status, queuedAt: h.created_at ?? h.completed_at, updatedAt: h.completed_at })),
+  };
+}
+
+/** The two reads behind enrollmentCommands (exported for the query-plan test). */
+export function enrollmentCommandsQueries(db: Kysely<Database>, enrollmentId: string, limit: number) {
+  return {
+    queue: db
+      .selectFrom("command_queue as q")
+      .innerJoin("commands as c", "c.uuid", "q.command_uuid")
+      .select(["q.command_uuid", "c.request_type", "q.status", "q.queued_at", "q.sent_at"])
+      .where("q.enrollment_id", "=", enrollmentId)
+      .orderBy("q.priority", "desc")
+      .orderBy("q.queued_at")
+      .limit(limit),
+    history: db
+      .selectFrom("command_results as r")
+      .leftJoin("commands as c", "c.uuid", "r.command_uuid")
+      .select(["r.command_uuid", "c.request_type", "c.created_at", "r.status", "r.completed_at"])
+      .where("r.enrollment_id", "=", enrollmentId)
+      .orderBy("r.completed_at", "desc")
+      .limit(limit),
   };
 }

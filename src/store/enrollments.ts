@@ -1,7 +1,7 @@
 // Queries for enrollments (device and user channels).
-import type { Selectable, Updateable } from "kysely";
+import type { Kysely, Selectable, Updateable } from "kysely";
 import type { Executor } from "./db.ts";
-import type { EnrollmentsTable } from "./schema.ts";
+import type { Database, EnrollmentsTable } from "./schema.ts";
 
 export type EnrollmentRow = Selectable<EnrollmentsTable>;
 export type EnrollmentPatch = Updateable<EnrollmentsTable>;
@@ -21,19 +21,23 @@ export async function updateEnrollment(store: Executor, id: string, patch: Enrol
 
 /** Applies a patch to every channel of a device (its own row and its users'). */
 export async function updateDeviceChannels(store: Executor, deviceId: string, patch: EnrollmentPatch): Promise<void> {
-  await store.db.updateTable("enrollments").set(patch).where("device_id", "=", deviceId).execute();
+  await updateDeviceChannelsQuery(store.db, deviceId, patch).execute();
+}
+
+/** Exported so the query-plan test explains the statement that runs. */
+export function updateDeviceChannelsQuery(db: Kysely<Database>, deviceId: string, patch: EnrollmentPatch) {
+  return db.updateTable("enrollments").set(patch).where("device_id", "=", deviceId);
 }
 
 /** Device ids other than `deviceId` whose channels are bound to this certificate. */
 export async function otherDevicesBoundTo(store: Executor, fingerprint: string, deviceId: string): Promise<string[]> {
-  const rows = await store.db
-    .selectFrom("enrollments")
-    .select("device_id")
-    .where("cert_fingerprint", "=", fingerprint)
-    .where("device_id", "!=", deviceId)
-    .limit(5)
-    .execute();
+  const rows = await otherDevicesBoundToQuery(store.db, fingerprint, deviceId).execute();
   return [...new Set(rows.map((r) => r.device_id))];
+}
+
+/** Exported so the query-plan test explains the statement that runs. */
+export function otherDevicesBoundToQuery(db: Kysely<Database>, fingerprint: string, deviceId: string) {
+  return db.selectFrom("enrollments").select("device_id").where("cert_fingerprint", "=", fingerprint).where("device_id", "!=", deviceId).limit(5);
 }
 
 export interface EnrollmentFilter {

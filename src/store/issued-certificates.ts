@@ -1,7 +1,7 @@
 // Queries for the certificates Orchard's CA has issued.
-import type { Selectable } from "kysely";
+import type { Kysely, Selectable } from "kysely";
 import type { Executor } from "./db.ts";
-import type { IssuedCertificatesTable } from "./schema.ts";
+import type { Database, IssuedCertificatesTable } from "./schema.ts";
 
 export type IssuedCertificateRow = Selectable<IssuedCertificatesTable>;
 
@@ -10,7 +10,12 @@ export async function recordIssued(store: Executor, row: IssuedCertificateRow): 
 }
 
 export async function issuedByFingerprint(store: Executor, fingerprint: string): Promise<IssuedCertificateRow | undefined> {
-  return store.db.selectFrom("issued_certificates").selectAll().where("fingerprint", "=", fingerprint).executeTakeFirst();
+  return issuedByFingerprintQuery(store.db, fingerprint).executeTakeFirst();
+}
+
+/** Exported so the query-plan test explains the statement that runs. */
+export function issuedByFingerprintQuery(db: Kysely<Database>, fingerprint: string) {
+  return db.selectFrom("issued_certificates").selectAll().where("fingerprint", "=", fingerprint);
 }
 
 export async function revokeIssued(store: Executor, serial: string, now: number): Promise<IssuedCertificateRow | undefined> {
@@ -20,14 +25,19 @@ export async function revokeIssued(store: Executor, serial: string, now: number)
 
 /** Unrevoked identity certificates whose validity ends before `before`, soonest first (index on kind, not_after). */
 export async function identitiesExpiringBefore(store: Executor, before: number, limit: number, afterSerial?: string): Promise<IssuedCertificateRow[]> {
-  let q = store.db
+  return identitiesExpiringBeforeQuery(store.db, before, limit, afterSerial).execute();
+}
+
+/** Exported so the query-plan test explains the statement that runs. */
+export function identitiesExpiringBeforeQuery(db: Kysely<Database>, before: number, limit: number, afterSerial?: string) {
+  let q = db
     .selectFrom("issued_certificates")
     .selectAll()
     .where("kind", "=", "identity")
     .where("not_after", "<", before)
     .where("revoked_at", "is", null);
   if (afterSerial) q = q.where("serial", ">", afterSerial);
-  return q.orderBy("not_after").orderBy("serial").limit(limit).execute();
+  return q.orderBy("not_after").orderBy("serial").limit(limit);
 }
 
 /** The issued-certificate record learns whose identity it is (a no-op for certificates of other CAs). */

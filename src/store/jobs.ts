@@ -2,9 +2,9 @@
 // claimed by setting a lease (locked_by/locked_until); on PostgreSQL the claim skips rows other replicas
 // hold (FOR UPDATE SKIP LOCKED), on SQLite the single writer serialises claims.
 import { randomUUID } from "node:crypto";
-import type { Selectable } from "kysely";
-import type { Executor, Tx } from "./db.ts";
-import type { JobsTable } from "./schema.ts";
+import type { Kysely, Selectable } from "kysely";
+import type { Dialect, Executor, Tx } from "./db.ts";
+import type { Database, JobsTable } from "./schema.ts";
 
 export type JobRow = Selectable<JobsTable>;
 
@@ -43,24 +43,26 @@ export async function enqueueJob(store: Executor, job: NewJob): Promise<boolean>
 
 /** Claims due jobs: the pick and the lease are one transaction, so two replicas never lease one job. */
 export async function claimJobs(tx: Tx, worker: string, now: number, leaseMs: number, limit: number): Promise<JobRow[]> {
-  {
-    let pick = tx.db
-      .selectFrom("jobs")
-      .select("id")
-      .where("run_at", "<=", now)
-      .where((eb) => eb.or([eb("locked_until", "is", null), eb("locked_until", "<", now)]))
-      .orderBy("run_at")
-      .limit(limit);
-    if (tx.dialect === "postgres") pick = pick.forUpdate().skipLocked();
-    const ids = (await pick.execute()).map((r) => r.id);
-    if (ids.length === 0) return [];
-    return tx.db
-      .updateTable("jobs")
-      .set((eb) => ({ locked_by: worker, locked_until: now + leaseMs, attempts: eb("attempts", "+", 1) }))
-      .where("id", "in", ids)
-      .returningAll()
-      .execute();
-  }
+  const ids = (await claimableJobsQuery(tx.db, tx.dialect, now, limit).execute()).map((r) => r.id);
+  if (ids.length === 0) return [];
+  return tx.db
+    .updateTable("jobs")
+    .set((eb) => ({ locked_by: worker, locked_until: now + leaseMs, attempts: eb("attempts", "+", 1) }))
+    .where("id", "in", ids)
+    .returningAll()
+    .execute();
+}
+
+/** The due, unleased jobs a worker claims (exported so the query-plan test explains this very statement). */
+export function claimableJobsQuery(db: Kysely<Database>, dialect: Dialect, now: number, limit: number) {
+  const pick = db
+    .selectFrom("jobs")
+    .select("id")
+    .where("run_at", "<=", now)
+    .where((eb) => eb.or([eb("locked_until", "is", null), eb("locked_until", "<", now)]))
+    .orderBy("run_at")
+    .limit(limit);
+  return dialect === "postgres" ? pick.forUpdate().skipLocked() : pick;
 }
 
 export async function finishJob(store: Executor, id: string): Promise<void> {

@@ -1,7 +1,8 @@
 // Queries behind pushing: what a push to an enrollment needs (token, magic, topic, gateway), the outcome
 // written back in batches, and the push_retries rows the re-push sweep walks through by due time.
-import { sql } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { Executor, Tx } from "./db.ts";
+import type { Database } from "./schema.ts";
 
 export interface PushTargetRow {
   id: string;
@@ -98,14 +99,18 @@ export interface DueRetry {
 
 /** The retries due now, oldest first, through the push_retries_due index. */
 export async function dueRetries(store: Executor, now: number, limit: number): Promise<DueRetry[]> {
-  return store.db
+  return dueRetriesQuery(store.db, now, limit).execute();
+}
+
+/** Exported so the query-plan test explains the statement the sweep runs. */
+export function dueRetriesQuery(db: Kysely<Database>, now: number, limit: number) {
+  return db
     .selectFrom("push_retries as r")
     .leftJoin("enrollments as e", "e.id", "r.enrollment_id")
     .select(["r.enrollment_id", "r.attempts", "r.pushed_at", "e.last_seen_at", "e.status", "e.token_invalid_at"])
     .where("r.retry_at", "<=", now)
     .orderBy("r.retry_at")
-    .limit(limit)
-    .execute();
+    .limit(limit);
 }
 
 export async function deleteRetries(store: Executor, ids: readonly string[]): Promise<void> {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { loadConfig, type OrchardConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log/logger.ts";
@@ -16,6 +16,8 @@ import { derToPem } from "../../src/pki/pem.ts";
 import { parseCertificate, isIssuedBy } from "../../src/pki/certificate.ts";
 import { buildPlist } from "../../src/wire/plist.ts";
 import { describeEachDatabase } from "../databases.ts";
+import { ScepClient } from "../../sim/scep-client.ts";
+import { PROFILE_DEFAULTS } from "../../src/manage/enrollment-profiles/enrollment-profiles.ts";
 
 function put(port: number, path: string, body: string, opts: { ca: string; cert?: string; key?: string; headers?: Record<string, string> }): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -69,13 +71,40 @@ describeEachDatabase("device identity without Mdm-Signature", (database) => {
   });
 
   it("accepts the identity as a TLS client certificate, and binds it", async () => {
+    const base = `http://127.0.0.1:${server.httpPort}`;
+    const auth = { authorization: `Bearer ${(await server.ctx.tokens.create("identity-test", "admin")).token}` };
+    const api = async (path: string): Promise<Record<string, unknown>> => {
+      const r = await fetch(`${base}/api/v1${path}`, { headers: auth });
+      expect(r.status, path).toBe(200);
+      return (await r.json()) as Record<string, unknown>;
+    };
+    const issuedRecord = async (fingerprint: string) =>
+      ((await api("/certificates?expiringWithinDays=400")).certificates as Array<{ fingerprint: string; enrollmentId: string | null }>).find((c) => c.fingerprint === fingerprint);
+
+    // The identity comes from Orchard's SCEP server, as a device's would, so Orchard keeps a record of it.
+    const profile = await server.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: `identity-${database.dialect}` });
+    const { challenge } = await server.ctx.enrollmentProfiles.createChallenge({ profileId: profile.id });
     const key = await generatePrivateKey({ type: "rsa", bits: 2048 });
     const udid = randomUUID().toUpperCase();
-    const cert = derToPem(issueDeviceCertificate(server.ctx.credentials.ca, { subject: `CN=${udid}`, publicKey: key }));
-    const tls = { ca: server.caPem, cert, key: exportPrivateKeyPem(key) };
+    const scep = await new ScepClient({ url: `${base}/scep` }).enroll({ key, subject: `CN=${udid}`, challenge });
+    expect(scep.status).toBe("SUCCESS");
+    const der = scep.certDer!;
+    const sha256 = createHash("sha256").update(der).digest("hex");
+    expect(await issuedRecord(sha256)).toMatchObject({ enrollmentId: null });
+
+    const tls = { ca: server.caPem, cert: derToPem(der), key: exportPrivateKeyPem(key) };
     expect((await put(server.httpsPort, "/mdm/checkin", buildPlist({ MessageType: "Authenticate", UDID: udid, Topic: "t" }), tls)).status).toBe(200);
+    // Authenticate bound it: the enrollment names the certificate, and the certificate's record the enrollment.
+    expect((await api(`/enrollments/${udid}`)).certificateFingerprint).toBe(sha256);
+    expect(await issuedRecord(sha256)).toMatchObject({ enrollmentId: udid });
     expect((await put(server.httpsPort, "/mdm/checkin", buildPlist({ MessageType: "TokenUpdate", UDID: udid, Topic: "t", Token: new Uint8Array(32), PushMagic: "m" }), tls)).status).toBe(200);
     expect((await put(server.httpsPort, "/mdm/connect", buildPlist({ Status: "Idle", UDID: udid }), tls)).status).toBe(200);
+    // The binding is enforced: another certificate from the same CA, for the same UDID, is refused.
+    const otherKey = await generatePrivateKey({ type: "rsa", bits: 2048 });
+    const other = { ca: server.caPem, cert: derToPem(issueDeviceCertificate(server.ctx.credentials.ca, { subject: `CN=${udid}`, publicKey: otherKey })), key: exportPrivateKeyPem(otherKey) };
+    const refused = await put(server.httpsPort, "/mdm/connect", buildPlist({ Status: "Idle", UDID: udid }), other);
+    expect(refused.status).toBe(401);
+    expect((await api(`/enrollments/${udid}`)).certificateFingerprint).toBe(sha256);
     // Without any certificate: refused.
     expect((await put(server.httpsPort, "/mdm/connect", buildPlist({ Status: "Idle", UDID: udid }), { ca: server.caPem })).status).toBe(401);
   });

@@ -11,6 +11,9 @@ import { createLogger } from "../../src/log/logger.ts";
 import { startServer, type RunningServer } from "../../src/server/serve.ts";
 import { loadCredential } from "../../src/server/credential-store.ts";
 import { describeEachDatabase } from "../databases.ts";
+import { runCli } from "../cli-in-process.ts";
+import { registerServeCommands } from "../../src/cli/serve-command.ts";
+import { registerTokenCommands } from "../../src/cli/token-command.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -163,21 +166,34 @@ it("drains in-flight requests and exits cleanly on SIGTERM", async () => {
 
 it("manages tokens from the CLI: create, list, revoke", async () => {
   const dir = mkdtempSync(join(tmpdir(), "orchard-cli-"));
-  const env = { ...process.env, ORCHARD_DATA_DIR: dir, ORCHARD_LOG_LEVEL: "silent" };
-  const created = JSON.parse((await run("node", ["bin/orchard.js", "token", "create", "--name", "ci", "--role", "readonly", "--json"], { env })).stdout);
-  expect(created).toMatchObject({ name: "ci", role: "readonly", token: expect.stringMatching(/^orch_/) });
-  const listed = JSON.parse((await run("node", ["bin/orchard.js", "token", "list", "--json"], { env })).stdout);
-  expect(listed.map((t: { name: string }) => t.name)).toEqual(["ci"]);
-  expect(JSON.stringify(listed)).not.toContain(created.token);
-  await run("node", ["bin/orchard.js", "token", "revoke", "ci"], { env });
-  const after = JSON.parse((await run("node", ["bin/orchard.js", "token", "list", "--json"], { env })).stdout);
-  expect(after[0].revokedAt).not.toBeNull();
-  const bad = await run("node", ["bin/orchard.js", "token", "create", "--name", "x", "--role", "root"], { env }).catch((e: { code: number; stderr: string }) => e);
-  expect((bad as { code: number }).code).not.toBe(0);
-  expect((bad as { stderr: string }).stderr).toContain("--role");
-  const cfg = (await run("node", ["bin/orchard.js", "config"], { env: { ...env, ORCHARD_MASTER_KEY: Buffer.alloc(32, 1).toString("base64"), ORCHARD_DATABASE_URL: "postgres://u:hunter2@db/x" } })).stdout;
-  expect(cfg).toContain("ORCHARD_HTTPS_PORT");
-  expect(cfg).not.toContain("hunter2");
-  expect(cfg).not.toContain(Buffer.alloc(32, 1).toString("base64"));
-  rmSync(dir, { recursive: true, force: true });
-});
+  const env = { ORCHARD_DATA_DIR: dir, ORCHARD_LOG_LEVEL: "silent" };
+  const commands = [registerTokenCommands, registerServeCommands];
+  const cli = async (...args: string[]) => {
+    const r = await runCli(commands, args, env);
+    if (r.error) throw r.error;
+    return r.stdout;
+  };
+  try {
+    const created = JSON.parse(await cli("token", "create", "--name", "ci", "--role", "readonly", "--json"));
+    expect(created).toMatchObject({ name: "ci", role: "readonly", token: expect.stringMatching(/^orch_/) });
+    const listed = JSON.parse(await cli("token", "list", "--json"));
+    expect(listed.map((t: { name: string }) => t.name)).toEqual(["ci"]);
+    expect(JSON.stringify(listed)).not.toContain(created.token);
+    expect(await cli("token", "revoke", "ci")).toBe("revoked ci");
+    const after = JSON.parse(await cli("token", "list", "--json"));
+    expect(after[0].revokedAt).not.toBeNull();
+    const bad = await runCli(commands, ["token", "create", "--name", "x", "--role", "root"], env);
+    expect(bad.error, "a role that does not exist is refused").toBeInstanceOf(Error);
+    expect(bad.error!.message).toContain("--role");
+    const key = Buffer.alloc(32, 1).toString("base64");
+    const cfg = (await runCli(commands, ["config"], { ...env, ORCHARD_MASTER_KEY: key, ORCHARD_DATABASE_URL: "postgres://u:hunter2@db/x" })).stdout;
+    expect(cfg).toContain("ORCHARD_HTTPS_PORT");
+    expect(cfg).not.toContain("hunter2");
+    expect(cfg).not.toContain(key);
+    // One spawn of the real binary: main.ts wires the token commands, and sees what the in-process runs stored.
+    const viaBinary = JSON.parse((await run("node", ["bin/orchard.js", "token", "list", "--json"], { env: { ...process.env, ...env } })).stdout);
+    expect(viaBinary).toEqual(after);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);

@@ -5,8 +5,8 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Store } from "../../store/db.ts";
 import type { SecretBox } from "../../secrets/envelope.ts";
-import type { EnrollmentProfilesTable } from "../../store/schema.ts";
-import type { Selectable } from "kysely";
+import type { Database, EnrollmentProfilesTable } from "../../store/schema.ts";
+import type { Kysely, Selectable } from "kysely";
 import { buildPlist } from "../../wire/plist.ts";
 import { buildEnrollmentProfile, payloadUuid, scepSubject } from "../../wire/enrollment-profile.ts";
 import { signProfile } from "../../pki/cms-signed-data.ts";
@@ -246,7 +246,7 @@ export class EnrollmentProfileService {
 
   /** The profile a public download link points to; lapsed and deleted profiles give nothing. */
   async byLinkToken(token: string): Promise<ProfileRow> {
-    const row = await this.db.selectFrom("enrollment_profiles").selectAll().where("link_token_hash", "=", sha256(token)).executeTakeFirst();
+    const row = await linkTokenQuery(this.db, sha256(token)).executeTakeFirst();
     if (!row || row.deleted_at !== null) throw new ProfileError(404, "this enrollment link is not valid");
     if (row.expires_at <= Date.now()) throw new ProfileError(410, "this enrollment link has expired; ask your administrator for a new one");
     return row;
@@ -314,13 +314,13 @@ export class EnrollmentProfileService {
     if (!challenge) return { ok: false, reason: "no challenge password in the request" };
     const hash = sha256(challenge);
     const now = Date.now();
-    const profile = await this.db.selectFrom("enrollment_profiles").select(["id", "expires_at", "deleted_at"]).where("challenge_hash", "=", hash).executeTakeFirst();
+    const profile = await profileChallengeQuery(this.db, hash).executeTakeFirst();
     if (profile) {
       if (profile.deleted_at !== null) return { ok: false, reason: "the challenge belongs to a deleted enrollment profile" };
       if (profile.expires_at <= now) return { ok: false, reason: "the enrollment profile's challenge has lapsed" };
       return { ok: true, profileId: profile.id, enrollmentId: null };
     }
-    const one = await this.db.selectFrom("scep_challenges").selectAll().where("challenge_hash", "=", hash).executeTakeFirst();
+    const one = await oneTimeChallengeQuery(this.db, hash).executeTakeFirst();
     if (!one) return { ok: false, reason: "unknown challenge" };
     if (one.used_at !== null) return { ok: false, reason: "the challenge has already been used" };
     if (one.expires_at <= now) return { ok: false, reason: "the challenge has expired" };
@@ -410,4 +410,17 @@ function fromColumns(r: ProfileRow): ProfileInput {
     keySize: r.key_size === 4096 ? 4096 : 2048,
     subjectTemplate: r.subject_template,
   };
+}
+
+// The lookups a device's enrollment makes, by hashed secret; exported so the query-plan test explains them.
+export function linkTokenQuery(db: Kysely<Database>, tokenHash: string) {
+  return db.selectFrom("enrollment_profiles").selectAll().where("link_token_hash", "=", tokenHash);
+}
+
+export function profileChallengeQuery(db: Kysely<Database>, challengeHash: string) {
+  return db.selectFrom("enrollment_profiles").select(["id", "expires_at", "deleted_at"]).where("challenge_hash", "=", challengeHash);
+}
+
+export function oneTimeChallengeQuery(db: Kysely<Database>, challengeHash: string) {
+  return db.selectFrom("scep_challenges").selectAll().where("challenge_hash", "=", challengeHash);
 }
