@@ -81,6 +81,8 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
     requestIdHeader: "x-request-id",
     genReqId: () => randomUUID(),
     bodyLimit: ctx.config.apiBodyLimit,
+    // Refuse fields a schema does not allow (additionalProperties: false) instead of silently dropping them.
+    ajv: { customOptions: { removeAdditional: false } },
     return503OnClosing: true,
     forceCloseConnections: "idle",
     // Device requests are taken before fastify (mdm-fast-path.ts).
