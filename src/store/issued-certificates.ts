@@ -18,14 +18,25 @@ export async function revokeIssued(store: Store, serial: string, now: number): P
   return store.db.selectFrom("issued_certificates").selectAll().where("serial", "=", serial).executeTakeFirst();
 }
 
-/** Unrevoked identity certificates whose validity ends before `before`, soonest first (index on kind, not_after). */
-export async function identitiesExpiringBefore(store: Store, before: number, limit: number, afterSerial?: string): Promise<IssuedCertificateRow[]> {
-  let q = store.db
-    .selectFrom("issued_certificates")
-    .selectAll()
-    .where("kind", "=", "identity")
-    .where("not_after", "<", before)
-    .where("revoked_at", "is", null);
-  if (afterSerial) q = q.where("serial", ">", afterSerial);
+/** Where a page of certificates ordered by (not_after, serial) ended: the sort key of its last row. */
+export interface IssuedCursor {
+  notAfter: number;
+  serial: string;
+}
+
+/**
+ * Issued certificates ordered by (not_after, serial), after `after`. With `expiringBefore`, only unrevoked identity
+ * certificates whose validity ends before it (index on kind, not_after); without, every certificate.
+ */
+export async function listIssued(store: Store, filter: { expiringBefore?: number }, limit: number, after?: IssuedCursor): Promise<IssuedCertificateRow[]> {
+  let q = store.db.selectFrom("issued_certificates").selectAll();
+  if (filter.expiringBefore !== undefined) q = q.where("kind", "=", "identity").where("not_after", "<", filter.expiringBefore).where("revoked_at", "is", null);
+  // The cursor is the whole sort key: not_after alone repeats on ties, serial alone is not the order.
+  if (after) q = q.where((eb) => eb.or([eb("not_after", ">", after.notAfter), eb.and([eb("not_after", "=", after.notAfter), eb("serial", ">", after.serial)])]));
   return q.orderBy("not_after").orderBy("serial").limit(limit).execute();
+}
+
+/** Unrevoked identity certificates whose validity ends before `before`, soonest first. */
+export async function identitiesExpiringBefore(store: Store, before: number, limit: number, after?: IssuedCursor): Promise<IssuedCertificateRow[]> {
+  return listIssued(store, { expiringBefore: before }, limit, after);
 }
