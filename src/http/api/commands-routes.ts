@@ -5,6 +5,7 @@ import type { AppContext } from "../../app-context.ts";
 import { CommandError, MAX_TARGETS, type QueueOptions } from "../../mdm/commands.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
+import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 
 const Queued = Type.Object({ commandUuid: Type.String(), requestType: Type.String(), targets: Type.Integer() });
 const TargetStatus = Type.Union(
@@ -84,14 +85,21 @@ export function commandsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
               nextCursor: Type.Union([Type.String(), Type.Null()]),
             }),
             ...authErrors,
+            400: Type.Ref("Error"),
             404: Type.Ref("Error"),
           },
         },
       },
       async (req) => {
-        const s = await ctx.mdm.commands.status(req.params.uuid, { limit: req.query.limit, ...(req.query.cursor ? { after: req.query.cursor } : {}) });
+        const after = decodeOptionalCursor(req.query.cursor, ["string"]);
+        const s = await ctx.mdm.commands.status(req.params.uuid, { limit: req.query.limit, ...(after ? { after: after[0] } : {}) });
         if (!s) throw notFound(`command ${req.params.uuid}`);
-        return { ...s, createdAt: new Date(s.createdAt).toISOString(), expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt).toISOString() };
+        return {
+          ...s,
+          createdAt: new Date(s.createdAt).toISOString(),
+          expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt).toISOString(),
+          nextCursor: s.nextCursor === null ? null : encodeCursor([s.nextCursor]),
+        };
       },
     );
 
