@@ -13,7 +13,7 @@ import { handleError, errorBody } from "./errors.ts";
 import { installRequestMetrics, requestRecorder } from "./request-metrics.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { installApiAuth } from "./api/auth.ts";
-import { refuseUnknownQueryParameters } from "./api/query-rules.ts";
+import { installQueryRules } from "./api/query-rules.ts";
 import { ErrorResponse } from "./api/schemas.ts";
 import { tokensRoutes } from "./api/tokens-routes.ts";
 import { auditRoutes } from "./api/audit-routes.ts";
@@ -126,7 +126,7 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
   await app.register(
     async (api) => {
       installApiAuth(api, ctx);
-      refuseUnknownQueryParameters(api);
+      installQueryRules(api);
       api.get("/openapi.json", { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
       await api.register(tokensRoutes(ctx));
       await api.register(auditRoutes(ctx));

@@ -67,4 +67,15 @@ describeEachDatabase("unknown query parameters", (database) => {
   it("asks for a token before looking at the query", async () => {
     expect((await app.inject({ url: "/api/v1/enrollments?q=x" })).statusCode).toBe(401);
   });
+
+  it("documents a query parameter with a default as optional, and still applies the default", async () => {
+    const doc = (await app.inject("/api/v1/openapi.json")).json() as { paths: Record<string, Record<string, { parameters?: Array<{ in: string; name: string; required: boolean; schema: { default?: unknown } }> }>> };
+    const withDefault = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.values(ops).flatMap((op) => (op.parameters ?? []).filter((p) => p.in === "query" && p.schema.default !== undefined).map((p) => ({ path, name: p.name, required: p.required }))),
+    );
+    expect(withDefault).toContainEqual({ path: "/api/v1/enrollments", name: "limit", required: false });
+    expect(withDefault.filter((p) => p.required)).toEqual([]);
+    const page = await app.inject({ url: "/api/v1/audit", headers: auth });
+    expect(page.statusCode).toBe(200);
+  });
 });

@@ -1,6 +1,7 @@
 // Every /api/v1 route refuses query parameters it does not declare. A misspelt or unsupported filter
 // (`?deviceName=`, `?q=`) would otherwise be ignored and the route would answer for the whole fleet, which an
 // admin may then act on. Enforced once for the whole API, by an onRoute hook, so a new route cannot forget it.
+// The same hook documents parameters with a default as optional.
 import type { FastifyInstance, FastifyRequest, onRouteHookHandler, preValidationAsyncHookHandler } from "fastify";
 import { badRequest } from "../errors.ts";
 
@@ -24,9 +25,25 @@ function refuseUnknown(allowed: ReadonlySet<string>): preValidationAsyncHookHand
   };
 }
 
-/** Installs the rule on every route registered after this call in `app` and its children. */
-export function refuseUnknownQueryParameters(app: FastifyInstance): void {
+/**
+ * The querystring schema with parameters that have a default left out of `required`. TypeBox marks every
+ * non-Optional property required, so `limit` (default 100) was documented as a parameter a client must send;
+ * the validator fills defaults whether or not a property is required, so validation is unchanged.
+ */
+export function defaultsNotRequired<S>(querystring: S): S {
+  const qs = querystring as { properties?: Record<string, { default?: unknown }>; required?: string[] } | undefined;
+  if (!qs?.properties || !Array.isArray(qs.required)) return querystring;
+  const required = qs.required.filter((name) => qs.properties?.[name]?.default === undefined);
+  if (required.length === qs.required.length) return querystring;
+  const copy: Record<string | symbol, unknown> = { ...qs, required };
+  if (required.length === 0) delete copy.required;
+  return copy as S;
+}
+
+/** Installs the rules on every route registered after this call in `app` and its children. */
+export function installQueryRules(app: FastifyInstance): void {
   const onRoute: onRouteHookHandler = (route) => {
+    if (route.schema?.querystring !== undefined) route.schema = { ...route.schema, querystring: defaultsNotRequired(route.schema.querystring) };
     const check = refuseUnknown(declaredQueryParameters(route.schema?.querystring, `${route.method} ${route.url}`));
     const existing = route.preValidation;
     route.preValidation = existing === undefined ? [check] : Array.isArray(existing) ? [check, ...existing] : [check, existing];
