@@ -15,6 +15,7 @@ import { handleError, errorBody } from "./errors.ts";
 import { installRequestMetrics, requestRecorder } from "./request-metrics.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { installApiAuth } from "./api/auth.ts";
+import { installQueryRules } from "./api/query-rules.ts";
 import { ErrorResponse } from "./api/schemas.ts";
 import { deviceRequestHandler } from "./mdm-device-request.ts";
 import { mdmFastPath } from "./mdm-fast-path.ts";
@@ -72,6 +73,8 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
     requestIdHeader: "x-request-id",
     genReqId: () => randomUUID(),
     bodyLimit: ctx.config.apiBodyLimit,
+    // Refuse fields a schema does not allow (additionalProperties: false) instead of silently dropping them.
+    ajv: { customOptions: { removeAdditional: false } },
     return503OnClosing: true,
     forceCloseConnections: "idle",
     // Device requests are taken before fastify (mdm-fast-path.ts).
@@ -113,6 +116,7 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
   await app.register(
     async (api) => {
       installApiAuth(api, ctx);
+      installQueryRules(api);
       api.get("/openapi.json", { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
       for (const { parts } of ctx.modules) for (const mod of parts.apiRoutes ?? []) await api.register(mod as (app: FastifyInstance) => Promise<void>);
       for (const mod of options.apiModules ?? []) await api.register(mod as (app: FastifyInstance) => Promise<void>);

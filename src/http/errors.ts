@@ -1,5 +1,6 @@
 // The admin API's error shape: { "error": { "code", "message" } }, with the HTTP status to send.
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { validationMessage } from "./api/validation-message.ts";
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly details?: unknown) {
@@ -28,7 +29,7 @@ export function handleError(err: FastifyError | ApiError | Error, req: FastifyRe
   }
   const fe = err as FastifyError;
   if (fe.validation) {
-    void reply.status(400).send(errorBody("invalid_request", `${fe.validationContext ?? "request"} ${fe.message.replace(/^(body|querystring|params|headers)\/?/, "")}`.trim()));
+    void reply.status(400).send(errorBody("invalid_request", validationMessage(fe.validationContext, fe.validation)));
     return;
   }
   const status = typeof fe.statusCode === "number" && fe.statusCode >= 400 ? fe.statusCode : 500;

@@ -58,6 +58,15 @@ function nonEmpty(v: string | undefined): string | undefined {
   return typeof v === "string" && v.length > 0 ? v : undefined;
 }
 
+/** The platform families platformOf names, as stored on enrollments. */
+export const PLATFORM_FAMILIES = ["iOS", "iPadOS", "macOS", "tvOS", "visionOS", "watchOS"] as const;
+
+/** The platform family spelled `name` in any case ("ios" is iOS), or undefined. */
+export function platformFamilyNamed(name: string): (typeof PLATFORM_FAMILIES)[number] | undefined {
+  const lower = name.toLowerCase();
+  return PLATFORM_FAMILIES.find((p) => p.toLowerCase() === lower);
+}
+
 /** The platform family from the device's product name or model, as Apple's schema names them. */
 export function platformOf(productName: string | null, model: string | null): string | null {
   const p = `${productName ?? ""} ${model ?? ""}`;

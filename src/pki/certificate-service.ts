@@ -6,7 +6,7 @@
 // `refreshMs` from the rows revoked since the last read (an index range on revoked_at). A revocation through this
 // replica takes effect here at once.
 import type { Store } from "../store/db.ts";
-import { identitiesExpiringBefore, revokeIssued, revokedSince, type IssuedCertificateRow } from "../store/issued-certificates.ts";
+import { identitiesExpiringBefore, listIssued, revokeIssued, revokedSince, type IssuedCertificateRow, type IssuedCursor } from "../store/issued-certificates.ts";
 
 /** Rows revoked within this much before the last read are read again: clocks of replicas differ a little. */
 const OVERLAP_MS = 5_000;
@@ -22,8 +22,13 @@ export class CertificateService {
     private readonly refreshMs = 2_000,
   ) {}
 
-  identitiesExpiringBefore(before: number, limit: number, afterSerial?: string): Promise<IssuedCertificateRow[]> {
-    return identitiesExpiringBefore(this.store, before, limit, afterSerial);
+  /** Every issued certificate, or with `expiringBefore` the unrevoked identities expiring before it; (not_after, serial) order. */
+  list(filter: { expiringBefore?: number }, limit: number, after?: IssuedCursor): Promise<IssuedCertificateRow[]> {
+    return listIssued(this.store, filter, limit, after);
+  }
+
+  identitiesExpiringBefore(before: number, limit: number, after?: IssuedCursor): Promise<IssuedCertificateRow[]> {
+    return identitiesExpiringBefore(this.store, before, limit, after);
   }
 
   async revoke(serial: string, now = Date.now()): Promise<IssuedCertificateRow | undefined> {

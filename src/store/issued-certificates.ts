@@ -23,21 +23,37 @@ export async function revokeIssued(store: Executor, serial: string, now: number)
   return store.db.selectFrom("issued_certificates").selectAll().where("serial", "=", serial).executeTakeFirst();
 }
 
-/** Unrevoked identity certificates whose validity ends before `before`, soonest first (index on kind, not_after). */
-export async function identitiesExpiringBefore(store: Executor, before: number, limit: number, afterSerial?: string): Promise<IssuedCertificateRow[]> {
-  return identitiesExpiringBeforeQuery(store.db, before, limit, afterSerial).execute();
+/** Where a page of certificates ordered by (not_after, serial) ended: the sort key of its last row. */
+export interface IssuedCursor {
+  notAfter: number;
+  serial: string;
+}
+
+/**
+ * Issued certificates ordered by (not_after, serial), after `after`. With `expiringBefore`, only unrevoked identity
+ * certificates whose validity ends before it (index on kind, not_after); without, every certificate.
+ */
+export async function listIssued(store: Executor, filter: { expiringBefore?: number }, limit: number, after?: IssuedCursor): Promise<IssuedCertificateRow[]> {
+  return listIssuedQuery(store.db, filter, limit, after).execute();
 }
 
 /** Exported so the query-plan test explains the statement that runs. */
-export function identitiesExpiringBeforeQuery(db: Kysely<Database>, before: number, limit: number, afterSerial?: string) {
-  let q = db
-    .selectFrom("issued_certificates")
-    .selectAll()
-    .where("kind", "=", "identity")
-    .where("not_after", "<", before)
-    .where("revoked_at", "is", null);
-  if (afterSerial) q = q.where("serial", ">", afterSerial);
+export function listIssuedQuery(db: Kysely<Database>, filter: { expiringBefore?: number }, limit: number, after?: IssuedCursor) {
+  let q = db.selectFrom("issued_certificates").selectAll();
+  if (filter.expiringBefore !== undefined) q = q.where("kind", "=", "identity").where("not_after", "<", filter.expiringBefore).where("revoked_at", "is", null);
+  // The cursor is the whole sort key: not_after alone repeats on ties, serial alone is not the order.
+  if (after) q = q.where((eb) => eb.or([eb("not_after", ">", after.notAfter), eb.and([eb("not_after", "=", after.notAfter), eb("serial", ">", after.serial)])]));
   return q.orderBy("not_after").orderBy("serial").limit(limit);
+}
+
+/** Unrevoked identity certificates whose validity ends before `before`, soonest first. */
+export async function identitiesExpiringBefore(store: Executor, before: number, limit: number, after?: IssuedCursor): Promise<IssuedCertificateRow[]> {
+  return listIssued(store, { expiringBefore: before }, limit, after);
+}
+
+/** Exported so the query-plan test explains the statement that runs. */
+export function identitiesExpiringBeforeQuery(db: Kysely<Database>, before: number, limit: number, after?: IssuedCursor) {
+  return listIssuedQuery(db, { expiringBefore: before }, limit, after);
 }
 
 /** The issued-certificate record learns whose identity it is (a no-op for certificates of other CAs). */
@@ -61,3 +77,4 @@ export async function revokedSince(store: Executor, since: number): Promise<Arra
   const rows = await store.db.selectFrom("issued_certificates").select(["fingerprint", "revoked_at"]).where("revoked_at", ">=", since).execute();
   return rows.map((r) => ({ fingerprint: r.fingerprint, revoked_at: r.revoked_at as number }));
 }
+

@@ -90,7 +90,7 @@ describeEachDatabase("query plans of hot queries", (database) => {
       ["command targets (queue)", targets.queued],
       ["command targets (results)", targets.done],
       ["results to prune", pruneResultsQuery(db, 1)],
-      ["identities near expiry", identitiesExpiringBeforeQuery(db, 1, 100, "S")],
+      ["identities near expiry", identitiesExpiringBeforeQuery(db, 1, 100, { notAfter: 1, serial: "S" })],
       ["enrollment queue", history.queue],
       ["enrollment history", history.history],
       ["push re-push sweep", dueRetriesQuery(db, 1, 100)],

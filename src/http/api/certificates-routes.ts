@@ -1,10 +1,11 @@
-// /api/v1/certificates: identity certificates Orchard issued, those near expiry, and revocation.
+// /api/v1/certificates: the certificates Orchard issued, those near expiry, and revocation.
 import { Type } from "typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
 import type { IssuedCertificateRow } from "../../store/issued-certificates.ts";
 import { notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
+import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 
 const Certificate = Type.Object({
   serial: Type.String(),
@@ -39,20 +40,23 @@ export function certificatesRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       {
         schema: {
           tags: ["certificates"],
-          summary: "Unrevoked identity certificates expiring within the given number of days (already expired ones included)",
+          summary: "Certificates Orchard issued, soonest expiry first; with expiringWithinDays, only unrevoked identities expiring within that many days (already expired ones included)",
           querystring: Type.Object({
-            expiringWithinDays: Type.Integer({ minimum: 0, maximum: 36500, default: 30 }),
+            expiringWithinDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36500, description: "Only unrevoked identity certificates that expire within this many days" })),
             limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-            cursor: Type.Optional(Type.String()),
+            cursor: Type.Optional(Type.String({ description: "nextCursor of the previous page" })),
           }),
-          response: { 200: Type.Object({ certificates: Type.Array(Certificate), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...authErrors },
+          response: { 200: Type.Object({ certificates: Type.Array(Certificate), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...authErrors, 400: Type.Ref("Error") },
         },
       },
       async (req) => {
-        const before = Date.now() + req.query.expiringWithinDays * 86_400_000;
-        const rows = await ctx.certificates.identitiesExpiringBefore(before, req.query.limit + 1, req.query.cursor);
-        const page = rows.slice(0, req.query.limit);
-        return { certificates: page.map(view), nextCursor: rows.length > req.query.limit ? (page[page.length - 1]?.serial ?? null) : null };
+        const { expiringWithinDays, limit } = req.query;
+        const after = decodeOptionalCursor(req.query.cursor, ["integer", "string"]);
+        const filter = expiringWithinDays === undefined ? {} : { expiringBefore: Date.now() + expiringWithinDays * 86_400_000 };
+        const rows = await ctx.certificates.list(filter, limit + 1, after && { notAfter: after[0], serial: after[1] });
+        const page = rows.slice(0, limit);
+        const last = page[page.length - 1];
+        return { certificates: page.map(view), nextCursor: rows.length > limit && last ? encodeCursor([last.not_after, last.serial]) : null };
       },
     );
 

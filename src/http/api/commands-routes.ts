@@ -4,7 +4,9 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
 import { CommandError, MAX_TARGETS, type QueueOptions } from "../../mdm/commands.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
+import { commandRequestTypes } from "../../wire/schema/index.ts";
 import { authErrors } from "./schemas.ts";
+import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 
 const Queued = Type.Object({ commandUuid: Type.String(), requestType: Type.String(), targets: Type.Integer() });
 const TargetStatus = Type.Union(
@@ -19,6 +21,36 @@ const Target = Type.Object({
   errorChain: Type.Union([Type.Array(Type.Unknown()), Type.Null()]),
 });
 
+/**
+ * The JSON body, for the OpenAPI document only: the route checks it by hand (parseJsonCommand), because the same
+ * route takes raw plists, and the hand check gives the messages admins rely on (and MAX_TARGETS).
+ */
+export const JsonCommandBody = Type.Object(
+  {
+    targets: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: MAX_TARGETS, description: "Enrollment ids to queue the command to" }),
+    requestType: Type.Unsafe<string>({ type: "string", enum: [...commandRequestTypes()], description: "The command's RequestType, as in Apple's device-management schema" }),
+    params: Type.Optional(
+      Type.Object({}, { additionalProperties: true, description: "The command's keys besides RequestType, validated against Apple's schema for requestType (data as base64, dates as ISO 8601)" }),
+    ),
+    priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100, default: 0, description: "Higher is delivered first" })),
+    expiresAt: Type.Optional(Type.String({ format: "date-time", description: "After this, the command is no longer delivered" })),
+  },
+  { additionalProperties: false },
+);
+const RawCommandPlist = Type.String({
+  format: "binary",
+  description: "A raw command plist (a dictionary with Command and, optionally, CommandUUID); the targets go in ?target=ID&target=ID",
+});
+const PLIST_TYPES = ["application/x-apple-plist", "application/xml", "text/xml"];
+
+/** The request body as the OpenAPI document shows it: one schema per Content-Type the route accepts. */
+const commandBodyDocument = {
+  content: {
+    "application/json": { schema: JsonCommandBody },
+    ...Object.fromEntries(PLIST_TYPES.map((type) => [type, { schema: RawCommandPlist }])),
+  },
+};
+
 function toApiError(e: unknown): never {
   if (e instanceof CommandError) throw new ApiError(e.status, e.status === 409 ? "conflict" : e.status === 404 ? "not_found" : "invalid_request", e.message, e.details);
   throw e;
@@ -27,12 +59,13 @@ function toApiError(e: unknown): never {
 export function commandsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
   return async (app) => {
     // Raw command plists are accepted as they are; JSON is the default.
-    app.addContentTypeParser(["application/x-apple-plist", "application/xml", "text/xml"], { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+    app.addContentTypeParser(PLIST_TYPES, { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
     app.post(
       "/commands",
       {
-        config: { auditAction: "command.queue" },
+        // Validation sees `body: Type.Unknown()`; the document shows commandBodyDocument.
+        config: { auditAction: "command.queue", swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, body: commandBodyDocument }, url }) },
         schema: {
           tags: ["commands"],
           summary: "Queue a command",
@@ -84,14 +117,21 @@ export function commandsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
               nextCursor: Type.Union([Type.String(), Type.Null()]),
             }),
             ...authErrors,
+            400: Type.Ref("Error"),
             404: Type.Ref("Error"),
           },
         },
       },
       async (req) => {
-        const s = await ctx.mdm.commands.status(req.params.uuid, { limit: req.query.limit, ...(req.query.cursor ? { after: req.query.cursor } : {}) });
+        const after = decodeOptionalCursor(req.query.cursor, ["string"]);
+        const s = await ctx.mdm.commands.status(req.params.uuid, { limit: req.query.limit, ...(after ? { after: after[0] } : {}) });
         if (!s) throw notFound(`command ${req.params.uuid}`);
-        return { ...s, createdAt: new Date(s.createdAt).toISOString(), expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt).toISOString() };
+        return {
+          ...s,
+          createdAt: new Date(s.createdAt).toISOString(),
+          expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt).toISOString(),
+          nextCursor: s.nextCursor === null ? null : encodeCursor([s.nextCursor]),
+        };
       },
     );
 
@@ -127,7 +167,7 @@ interface JsonCommand {
 function parseJsonCommand(body: unknown): JsonCommand {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw badRequest("expected a JSON object {targets, requestType, params}");
   const b = body as Record<string, unknown>;
-  const known = new Set(["targets", "requestType", "params", "priority", "expiresAt"]);
+  const known = new Set(Object.keys(JsonCommandBody.properties));
   const extra = Object.keys(b).filter((k) => !known.has(k));
   if (extra.length) throw badRequest(`unknown field${extra.length > 1 ? "s" : ""}: ${extra.join(", ")}`);
   if (!Array.isArray(b.targets) || !b.targets.every((t) => typeof t === "string" && t.length > 0 && t.length <= 200)) {

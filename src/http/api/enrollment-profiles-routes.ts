@@ -5,6 +5,7 @@ import type { AppContext } from "../../app-context.ts";
 import { PROFILE_DEFAULTS, ProfileError, type ProfileInput } from "../../manage/enrollment-profiles/enrollment-profiles.ts";
 import { ApiError } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
+import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 import { enrollmentView } from "./enrollments-routes.ts";
 
 export const MOBILECONFIG_TYPE = "application/x-apple-aspen-config";
@@ -142,18 +143,20 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
           tags: ["enrollment profiles"],
           summary: "Devices enrolled through this profile",
           params: Id,
-          querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }), cursor: Type.Optional(Type.String()) }),
-          response: { 200: Type.Object({ enrollments: Type.Array(Type.Unknown()), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...authErrors, 404: Type.Ref("Error") },
+          querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }), cursor: Type.Optional(Type.String({ description: "nextCursor of the previous page" })) }),
+          response: { 200: Type.Object({ enrollments: Type.Array(Type.Unknown()), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...authErrors, 400: Type.Ref("Error"), 404: Type.Ref("Error") },
         },
       },
       async (req) => {
+        const after = decodeOptionalCursor(req.query.cursor, ["string"]);
         const profile = await profiles.row(req.params.id).catch(rethrow);
-        const rows = await ctx.mdm.enrollments.list({ enrollmentProfileId: req.params.id, channel: "device" }, req.query.limit + 1, req.query.cursor);
+        const rows = await ctx.mdm.enrollments.list({ enrollmentProfileId: req.params.id, channel: "device" }, req.query.limit + 1, after?.[0]);
         const page = rows.slice(0, req.query.limit);
+        const last = page[page.length - 1];
         return {
           // Ownership and user affinity come from the profile the device enrolled through.
           enrollments: page.map((r) => ({ ...enrollmentView(r), ownership: profile.ownership, userAffinity: profile.user_affinity })),
-          nextCursor: rows.length > req.query.limit ? (page[page.length - 1]?.id ?? null) : null,
+          nextCursor: rows.length > req.query.limit && last ? encodeCursor([last.id]) : null,
         };
       },
     );

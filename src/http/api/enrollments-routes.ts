@@ -3,8 +3,10 @@ import { Type } from "typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
 import type { EnrollmentRow } from "../../store/enrollments.ts";
-import { ApiError, notFound } from "../errors.ts";
+import { PLATFORM_FAMILIES, platformFamilyNamed } from "../../mdm/enrollment-id.ts";
+import { ApiError, badRequest, notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
+import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const NullableString = Type.Union([Type.String(), Type.Null()]);
@@ -110,16 +112,21 @@ export function enrollmentsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
             serialNumber: Type.Optional(Type.String()),
             deviceId: Type.Optional(Type.String()),
             enrollmentProfileId: Type.Optional(Type.String()),
-            platform: Type.Optional(Type.String()),
+            platform: Type.Optional(Type.String({ description: `One of ${PLATFORM_FAMILIES.join(", ")}, in any case` })),
           }),
-          response: { 200: Type.Object({ enrollments: Type.Array(Enrollment), nextCursor: NullableString }), ...authErrors },
+          response: { 200: Type.Object({ enrollments: Type.Array(Enrollment), nextCursor: NullableString }), ...authErrors, 400: Type.Ref("Error") },
         },
       },
       async (req) => {
-        const { limit, cursor, ...filter } = req.query;
-        const rows = await ctx.mdm.enrollments.list(filter, limit + 1, cursor);
+        const { limit, cursor, platform, ...filter } = req.query;
+        const after = decodeOptionalCursor(cursor, ["string"]);
+        // Admins type "ios" or "macos"; enrollments store Apple's spelling.
+        const family = platform === undefined ? undefined : platformFamilyNamed(platform);
+        if (platform !== undefined && !family) throw badRequest(`querystring/platform must be one of: ${PLATFORM_FAMILIES.join(", ")}`);
+        const rows = await ctx.mdm.enrollments.list({ ...filter, ...(family ? { platform: family } : {}) }, limit + 1, after?.[0]);
         const page = rows.slice(0, limit);
-        return { enrollments: page.map(enrollmentView), nextCursor: rows.length > limit ? (page[page.length - 1]?.id ?? null) : null };
+        const last = page[page.length - 1];
+        return { enrollments: page.map(enrollmentView), nextCursor: rows.length > limit && last ? encodeCursor([last.id]) : null };
       },
     );
 

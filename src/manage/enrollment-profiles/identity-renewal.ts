@@ -5,7 +5,7 @@
 // presents the new certificate (see mdm/identity-binding.ts).
 import type { Logger } from "pino";
 import type { Store } from "../../store/db.ts";
-import { identitiesExpiringBefore } from "../../store/issued-certificates.ts";
+import { identitiesExpiringBefore, type IssuedCursor } from "../../store/issued-certificates.ts";
 import type { CommandService } from "../../mdm/commands.ts";
 import type { EnrollmentProfileService } from "./enrollment-profiles.ts";
 
@@ -29,11 +29,12 @@ export class IdentityRenewal {
 
   async run(now = Date.now()): Promise<RenewalOutcome> {
     const out: RenewalOutcome = { queued: [], skipped: [] };
-    let cursor: string | undefined;
+    let cursor: IssuedCursor | undefined;
     for (;;) {
       const certs = await identitiesExpiringBefore(this.store, now + RENEWAL_WINDOW_MS, 500, cursor);
       if (certs.length === 0) break;
-      cursor = certs[certs.length - 1]!.serial;
+      const last = certs[certs.length - 1]!;
+      cursor = { notAfter: last.not_after, serial: last.serial };
       for (const cert of certs) {
         const device = await this.store.db
           .selectFrom("enrollments")
