@@ -231,6 +231,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OrchardConfig 
   return config;
 }
 
+/** The settings given explicitly (environment or config file) rather than left to their defaults. */
+export function explicitSettings(env: NodeJS.ProcessEnv = process.env): Set<keyof OrchardConfig> {
+  const file = readConfigFile(env[CONFIG_FILE_ENV]);
+  return new Set(SETTINGS.filter((s) => env[s.env] !== undefined || file[s.key] !== undefined).map((s) => s.key));
+}
+
 /** Variables the tests and benchmarks read; they are not server settings. */
 const NON_SETTING_PREFIXES = ["ORCHARD_TEST_", "ORCHARD_BENCH_"];
 

@@ -1,7 +1,7 @@
 // The `orchard` program: every subcommand wired together. Kept apart from main.ts (which runs it on
 // process.argv) so tests can run a command in-process, without paying for a child process and tsx.
 import "reflect-metadata";
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config.ts";
 import { registerServeCommands } from "./serve-command.ts";
 import { registerTokenCommands } from "./token-command.ts";
@@ -14,6 +14,9 @@ import { VERSION } from "../version.ts";
 export function buildProgram(): Command {
   const program = new Command();
   program.name("orchard").description("Orchard, an Apple MDM server").version(VERSION, "-v, --version").showHelpAfterError();
+  // Usage errors, --help and --version end in runCli's exit code rather than a process.exit deep in commander
+  // (subcommands inherit this), so an in-process run returns.
+  program.exitOverride();
 
   registerServeCommands(program);
   registerTokenCommands(program);
@@ -38,6 +41,8 @@ export async function runCli(argv: readonly string[], program: Command = buildPr
     await program.parseAsync([...argv]);
     return 0;
   } catch (err) {
+    // Commander has printed the usage error or the help already.
+    if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof ConfigError) {
       console.error(`orchard: configuration error: ${err.message}`);
       return 2;

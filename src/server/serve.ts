@@ -14,6 +14,7 @@ import { ensureAdminToken, writeCaCertificate } from "./first-start.ts";
 import { startPushRuntime, type PushRuntime } from "../push/push-runtime.ts";
 import { startMemoryTrimmer } from "./memory-trim.ts";
 import { rsaNative, rsaNativeStatus } from "../pki/rsa-native.ts";
+import { recordServerSettings } from "../store/server-settings.ts";
 
 export interface RunningServer {
   ctx: AppContext;
@@ -78,6 +79,8 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
     });
     httpPort = (plain.address() as AddressInfo).port;
   }
+  // For CLI commands run from another shell: enrollment profiles they build must point where this server listens.
+  await recordServerSettings(ctx.store.db, { publicUrl: config.publicUrl, httpsPort, httpPort: httpPort ?? null, dev: config.dev });
 
   const beforeStop: Array<() => Promise<void>> = [];
   let stopping: Promise<void> | undefined;

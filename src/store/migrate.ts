@@ -7,6 +7,7 @@ import * as m0002 from "./migrations/0002-mdm-engine.ts";
 import * as m0003 from "./migrations/0003-enrollment-profiles.ts";
 import * as m0004 from "./migrations/0004-push.ts";
 import * as m0005 from "./migrations/0005-command-target-index.ts";
+import * as m0006 from "./migrations/0006-server-settings.ts";
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   "0003-enrollment-profiles": m0003,
   "0004-push": m0004,
   "0005-command-target-index": m0005,
+  "0006-server-settings": m0006,
 };
 
 class StaticProvider implements MigrationProvider {
