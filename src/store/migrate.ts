@@ -8,6 +8,7 @@ import * as m0003 from "./migrations/0003-enrollment-profiles.ts";
 import * as m0004 from "./migrations/0004-push.ts";
 import * as m0005 from "./migrations/0005-command-target-index.ts";
 import * as m0006 from "./migrations/0006-server-settings.ts";
+import * as m0007 from "./migrations/0007-live-token-names.ts";
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   "0004-push": m0004,
   "0005-command-target-index": m0005,
   "0006-server-settings": m0006,
+  "0007-live-token-names": m0007,
 };
 
 class StaticProvider implements MigrationProvider {
