@@ -1,7 +1,7 @@
 // Runs a CLI action against the configured database, then closes it.
 import type { AppContext } from "../app-context.ts";
 import { loadConfig } from "../config.ts";
-import { createLogger } from "../log/logger.ts";
+import { createLogger, logDestination } from "../log/logger.ts";
 import { buildContext } from "../server/context.ts";
 import { serverSettingsConfig } from "./server-settings-config.ts";
 
@@ -20,7 +20,7 @@ export async function withContext<T>(fn: (ctx: AppContext) => Promise<T>, option
     for (const w of applied.warnings) console.error(`orchard: WARNING: ${w}`);
     config = applied.config;
   }
-  const ctx = await buildContext(config, createLogger(config.logLevel === "info" ? "warn" : config.logLevel));
+  const ctx = await buildContext(config, createLogger(config.logLevel === "info" ? "warn" : config.logLevel, logDestination(config.logFormat)));
   try {
     return await fn(ctx);
   } finally {

@@ -11,6 +11,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../app-context.ts";
 import { handleError, errorBody } from "./errors.ts";
 import { installRequestMetrics, requestRecorder } from "./request-metrics.ts";
+import { requestLog } from "./request-log.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { installApiAuth } from "./api/auth.ts";
 import { ErrorResponse } from "./api/schemas.ts";
@@ -77,6 +78,7 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
 
   const app = Fastify({
     loggerInstance: ctx.logger,
+    logController: requestLog(), // one log line per request, not fastify's two
     requestIdHeader: "x-request-id",
     genReqId: () => randomUUID(),
     bodyLimit: ctx.config.apiBodyLimit,

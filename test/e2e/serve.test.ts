@@ -134,6 +134,9 @@ it("drains in-flight requests and exits cleanly on SIGTERM", async () => {
   expect(out).toContain("Admin token file");
   // A variable that is no setting (here a guess at the port's name) is named, not silently ignored.
   expect(out).toMatch(/"variable":"ORCHARD_LISTEN_PORT".*no setting/);
+  // …and said first, before the startup lines and the banner, where the operator reads it.
+  expect(out.split("\n")[0]).toContain('"variable":"ORCHARD_LISTEN_PORT"');
+  expect(out).toContain(`"msg":"Server listening at https://127.0.0.1:${https}"`);
   expect(out).toMatch(/Enrollment URL: +https:\/\/\S+\/enroll\/[A-Za-z0-9_-]{20,}/);
   const token = readFileSync(join(dir, "admin-token"), "utf8").trim();
   // The token itself, not a token-like pattern: the host name and temporary paths printed beside it are the CI
