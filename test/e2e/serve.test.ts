@@ -11,6 +11,7 @@ import { createLogger } from "../../src/log/logger.ts";
 import { startServer, type RunningServer } from "../../src/server/serve.ts";
 import { loadCredential } from "../../src/server/credential-store.ts";
 import { describeEachDatabase } from "../databases.ts";
+import { orchard } from "../cli.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -164,21 +165,28 @@ it("drains in-flight requests and exits cleanly on SIGTERM", async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+// In-process (test/cli.ts): five child processes with tsx each took ~12 s and timed out on a loaded machine.
 it("manages tokens from the CLI: create, list, revoke", async () => {
   const dir = mkdtempSync(join(tmpdir(), "orchard-cli-"));
-  const env = { ...process.env, ORCHARD_DATA_DIR: dir, ORCHARD_LOG_LEVEL: "silent" };
-  const created = JSON.parse((await run("node", ["bin/orchard.js", "token", "create", "--name", "ci", "--role", "readonly", "--json"], { env })).stdout);
+  const env = { ORCHARD_DATA_DIR: dir, ORCHARD_LOG_LEVEL: "silent" };
+  const ok = async (args: string[], e: Record<string, string> = env) => {
+    const r = await orchard(args, e);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    return r.stdout;
+  };
+  const created = JSON.parse(await ok(["token", "create", "--name", "ci", "--role", "readonly", "--json"]));
   expect(created).toMatchObject({ name: "ci", role: "readonly", token: expect.stringMatching(/^orch_/) });
-  const listed = JSON.parse((await run("node", ["bin/orchard.js", "token", "list", "--json"], { env })).stdout);
+  const listed = JSON.parse(await ok(["token", "list", "--json"]));
   expect(listed.map((t: { name: string }) => t.name)).toEqual(["ci"]);
   expect(JSON.stringify(listed)).not.toContain(created.token);
-  await run("node", ["bin/orchard.js", "token", "revoke", "ci"], { env });
-  const after = JSON.parse((await run("node", ["bin/orchard.js", "token", "list", "--json"], { env })).stdout);
+  await ok(["token", "revoke", "ci"]);
+  const after = JSON.parse(await ok(["token", "list", "--json"]));
   expect(after[0].revokedAt).not.toBeNull();
-  const bad = await run("node", ["bin/orchard.js", "token", "create", "--name", "x", "--role", "root"], { env }).catch((e: { code: number; stderr: string }) => e);
-  expect((bad as { code: number }).code).not.toBe(0);
-  expect((bad as { stderr: string }).stderr).toContain("--role");
-  const cfg = (await run("node", ["bin/orchard.js", "config"], { env: { ...env, ORCHARD_MASTER_KEY: Buffer.alloc(32, 1).toString("base64"), ORCHARD_DATABASE_URL: "postgres://u:hunter2@db/x" } })).stdout;
+  const bad = await orchard(["token", "create", "--name", "x", "--role", "root"], env);
+  expect(bad.code).not.toBe(0);
+  expect(bad.stderr).toContain("--role");
+  const cfg = await ok(["config"], { ...env, ORCHARD_MASTER_KEY: Buffer.alloc(32, 1).toString("base64"), ORCHARD_DATABASE_URL: "postgres://u:hunter2@db/x" });
   expect(cfg).toContain("ORCHARD_HTTPS_PORT");
   expect(cfg).not.toContain("hunter2");
   expect(cfg).not.toContain(Buffer.alloc(32, 1).toString("base64"));
