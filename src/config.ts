@@ -15,6 +15,8 @@ export function defaultPushThreads(cores: number): number {
 }
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+/** auto: one readable line per event when stdout is a terminal, JSON lines otherwise (log collectors). */
+export type LogFormat = "auto" | "json" | "pretty";
 
 export interface OrchardConfig {
   dataDir: string;
@@ -25,6 +27,7 @@ export interface OrchardConfig {
   databaseUrl: string;
   masterKey: string | undefined;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   apiBodyLimit: number;
   mdmBodyLimit: number;
   certHeader: string | undefined;
@@ -150,6 +153,13 @@ export const SETTINGS = [
   setting({ key: "databaseUrl", env: "ORCHARD_DATABASE_URL", secret: true, description: "sqlite:PATH or postgres://user:pass@host/db", parse: databaseUrl, fallback: (c) => `sqlite:${resolve(c.dataDir ?? "data", "orchard.db")}` }),
   setting({ key: "masterKey", env: "ORCHARD_MASTER_KEY", secret: true, description: "Key-encryption key (base64, 32 bytes); default: generated in the data folder", parse: optionalText, fallback: () => undefined }),
   setting({ key: "logLevel", env: "ORCHARD_LOG_LEVEL", description: "Log level", parse: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const), fallback: () => "info" }),
+  setting({
+    key: "logFormat",
+    env: "ORCHARD_LOG_FORMAT",
+    description: "Log format: auto (readable lines at a terminal, JSON otherwise), json or pretty",
+    parse: oneOf(["auto", "json", "pretty"] as const),
+    fallback: () => "auto",
+  }),
   setting({ key: "apiBodyLimit", env: "ORCHARD_API_BODY_LIMIT", description: "Largest admin API request body, bytes", parse: positiveInt, fallback: () => 1024 * 1024 }),
   setting({ key: "mdmBodyLimit", env: "ORCHARD_MDM_BODY_LIMIT", description: "Largest device request body, bytes", parse: positiveInt, fallback: () => 8 * 1024 * 1024 }),
   setting({ key: "certHeader", env: "ORCHARD_CERT_HEADER", description: "Header in which a trusted TLS-terminating proxy forwards the device certificate", parse: optionalText, fallback: () => undefined }),
@@ -237,6 +247,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OrchardConfig 
     throw new ConfigError("ORCHARD_TLS_CERT_FILE", "ORCHARD_TLS_CERT_FILE and ORCHARD_TLS_KEY_FILE must be set together");
   }
   return config;
+}
+
+/** The settings given explicitly (environment or config file) rather than left to their defaults. */
+export function explicitSettings(env: NodeJS.ProcessEnv = process.env): Set<keyof OrchardConfig> {
+  const file = readConfigFile(env[CONFIG_FILE_ENV]);
+  return new Set(SETTINGS.filter((s) => env[s.env] !== undefined || file[s.key] !== undefined).map((s) => s.key));
 }
 
 /** Variables the tests and benchmarks read; they are not server settings. */

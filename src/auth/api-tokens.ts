@@ -28,6 +28,14 @@ export interface Principal {
 
 const TOKEN_PREFIX = "orch_";
 
+/** A token request that cannot be carried out as asked (a taken name, an ambiguous revoke): the caller's to fix. */
+export class ApiTokenError extends Error {
+  constructor(readonly reason: "name_taken" | "ambiguous", message: string) {
+    super(message);
+    this.name = "ApiTokenError";
+  }
+}
+
 function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
@@ -55,7 +63,16 @@ export class ApiTokenService {
       last_used_at: null,
       revoked_at: null,
     };
-    await this.store.db.insertInto("api_tokens").values(row).execute();
+    const taken = () => new ApiTokenError("name_taken", `a live token named "${name}" already exists: pick another name, or revoke that one first`);
+    const clash = await this.store.db.selectFrom("api_tokens").select("id").where("name", "=", name).where("revoked_at", "is", null).executeTakeFirst();
+    if (clash) throw taken();
+    try {
+      await this.store.db.insertInto("api_tokens").values(row).execute();
+    } catch (e) {
+      // Another request (or replica) took the name between the check and the insert (api_tokens_live_name).
+      if (/api_tokens_live_name|api_tokens\.name\b/.test((e as Error).message)) throw taken();
+      throw e;
+    }
     return { token, info: toInfo(row) };
   }
 
@@ -69,15 +86,26 @@ export class ApiTokenService {
     return Number(r?.n ?? 0);
   }
 
-  /** Revokes by id or by name; returns false when nothing active matched. */
-  async revoke(idOrName: string): Promise<boolean> {
-    const r = await this.store.db
-      .updateTable("api_tokens")
-      .set({ revoked_at: Date.now() })
+  /**
+   * Revokes one live token by id or by name; returns the one revoked, or undefined when nothing live matched.
+   * Refuses (ApiTokenError) when the words match more than one live token, rather than revoke several while the
+   * caller meant one.
+   */
+  async revoke(idOrName: string): Promise<{ id: string; name: string } | undefined> {
+    const matches = await this.store.db
+      .selectFrom("api_tokens")
+      .select(["id", "name"])
       .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
       .where("revoked_at", "is", null)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+      .execute();
+    if (matches.length > 1) {
+      throw new ApiTokenError("ambiguous", `"${idOrName}" matches ${matches.length} live tokens (${matches.map((m) => m.id).join(", ")}): revoke one by its id`);
+    }
+    const [match] = matches;
+    if (match === undefined) return undefined;
+    const r = await this.store.db.updateTable("api_tokens").set({ revoked_at: Date.now() }).where("id", "=", match.id).where("revoked_at", "is", null).executeTakeFirst();
+    // Zero when another revoke took it meanwhile: then this one revoked nothing.
+    return Number(r.numUpdatedRows) > 0 ? match : undefined;
   }
 
   async authenticate(token: string): Promise<Principal | undefined> {

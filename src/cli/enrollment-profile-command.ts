@@ -71,7 +71,7 @@ export function registerEnrollmentProfileCommands(program: Command): void {
           keySize: o.keySize as ProfileInput["keySize"],
           subjectTemplate: o.subject,
         };
-        const p = await withContext((ctx) => friendly(ctx.enrollmentProfiles.create(input)));
+        const p = await withContext((ctx) => friendly(ctx.enrollmentProfiles.create(input)), { serverSettings: true });
         if (o.json) console.log(JSON.stringify(p, null, 2));
         else console.log(`created ${p.id} "${p.name}"\n  link: ${p.links.enroll}\n  expires: ${p.expiresAt}${p.deliverable ? "" : `\n  note: ${p.notDeliverableReason}`}`);
       },
@@ -80,26 +80,30 @@ export function registerEnrollmentProfileCommands(program: Command): void {
     .description("list enrollment profiles")
     .option("--json", "print JSON")
     .action(async (o: { json?: boolean }) => {
-      const list = await withContext((ctx) => ctx.enrollmentProfiles.list());
+      const list = await withContext((ctx) => ctx.enrollmentProfiles.list(), { serverSettings: true });
       if (o.json) return console.log(JSON.stringify(list, null, 2));
       for (const p of list) console.log([p.id, p.name.padEnd(24), p.userAffinity.padEnd(4), p.ownership.padEnd(9), p.lapsed ? "lapsed" : `until ${p.expiresAt}`].join("  "));
     });
   ep.command("show")
     .description("show an enrollment profile")
-    .argument("<id>")
-    .action(async (id: string) => {
-      console.log(JSON.stringify(await withContext((ctx) => friendly(ctx.enrollmentProfiles.get(id))), null, 2));
+    .argument("<idOrName>")
+    .action(async (idOrName: string) => {
+      const view = await withContext(async (ctx) => ctx.enrollmentProfiles.view(await friendly(ctx.enrollmentProfiles.rowByIdOrName(idOrName))), { serverSettings: true });
+      console.log(JSON.stringify(view, null, 2));
     });
   ep.command("export")
     .description("write the .mobileconfig to a file")
-    .argument("<id>")
+    .argument("<idOrName>")
     .requiredOption("--out <file>", "where to write it")
     .option("--unsigned", "write the plain XML plist instead of the signed profile")
-    .action(async (id: string, o: { out: string; unsigned?: boolean }) => {
-      const bytes = await withContext(async (ctx) => {
-        const row = await friendly(ctx.enrollmentProfiles.row(id));
-        return ctx.enrollmentProfiles.mobileconfig(row, { signed: !o.unsigned });
-      });
+    .action(async (idOrName: string, o: { out: string; unsigned?: boolean }) => {
+      const bytes = await withContext(
+        async (ctx) => {
+          const row = await friendly(ctx.enrollmentProfiles.rowByIdOrName(idOrName));
+          return ctx.enrollmentProfiles.mobileconfig(row, { signed: !o.unsigned });
+        },
+        { serverSettings: true },
+      );
       writeFileSync(o.out, bytes);
       console.log(`wrote ${o.out} (${bytes.length} bytes${o.unsigned ? ", unsigned" : ", signed"})`);
     });

@@ -141,8 +141,10 @@ export function registerPushCommands(program: Command): void {
     .argument("<enrollmentIds...>")
     .action(async (ids: string[]) => {
       const r = await withContext((ctx) => ctx.push.dispatcher.requestForApi(ids));
-      if (r.unknown.length) console.error(`unknown enrollments: ${r.unknown.join(", ")}`);
-      if (r.queued === 0 && r.unknown.length < ids.length) throw new Error("nothing queued: no push certificate has been uploaded");
-      console.log(`queued pushes to ${r.queued} enrollment${r.queued === 1 ? "" : "s"}`);
+      const known = new Set(ids).size - r.unknown.length;
+      if (known > 0 && r.queued === 0) throw new Error("nothing queued: no push certificate has been uploaded");
+      if (r.queued > 0) console.log(`queued pushes to ${r.queued} enrollment${r.queued === 1 ? "" : "s"}`);
+      // As `rm a b` with b missing: the known ones are done, and the exit status says not all were.
+      if (r.unknown.length) throw new Error(`no enrollment with id ${r.unknown.map((id) => `"${id}"`).join(", ")} (\`GET /api/v1/enrollments\` lists them)`);
     });
 }

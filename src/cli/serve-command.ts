@@ -4,6 +4,7 @@ import { loadConfig, redactedConfig, unknownSettingVariables } from "../config.t
 import { openStore } from "../store/db.ts";
 import { migrateAll as migrate } from "../server/modules.ts";
 import { startServer } from "../server/serve.ts";
+import { createLogger, logDestination } from "../log/logger.ts";
 import { DEMO_PROFILE_NAME, startDemo } from "../server/demo.ts";
 import { enrollmentLink } from "../server/first-start.ts";
 
@@ -14,10 +15,12 @@ export function registerServeCommands(program: Command): void {
     .option("--demo", "also run the local APNs endpoint and 25 virtual devices that enroll and stay online")
     .action(async (opts: { demo?: boolean }) => {
       const config = loadConfig();
-      const server = await startServer(config, { handleSignals: true, ...(opts.demo ? { apnsDev: true } : {}) });
+      const logger = createLogger(config.logLevel, logDestination(config.logFormat));
+      // Before anything starts: the operator should read this first, not find it among the startup lines.
       for (const variable of unknownSettingVariables(process.env)) {
-        server.ctx.logger.warn({ variable }, "ignoring an ORCHARD_ variable that is no setting (`orchard config` lists the settings)");
+        logger.warn({ variable }, "ignoring an ORCHARD_ variable that is no setting (`orchard config` lists the settings)");
       }
+      const server = await startServer(config, { logger, handleSignals: true, ...(opts.demo ? { apnsDev: true } : {}) });
       const base = config.publicUrl;
       console.log(`Orchard is running.`);
       console.log(`  Base URL:        ${base}`);

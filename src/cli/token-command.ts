@@ -30,11 +30,11 @@ export function registerTokenCommands(program: Command): void {
     });
   token
     .command("revoke")
-    .description("revoke an API token by id or name")
+    .description("revoke one API token by id or name (names are unique among live tokens)")
     .argument("<idOrName>")
     .action(async (idOrName: string) => {
-      const ok = await withContext((ctx) => ctx.tokens.revoke(idOrName));
-      if (!ok) throw new Error(`no active token with id or name "${idOrName}"`);
-      console.log(`revoked ${idOrName}`);
+      const revoked = await withContext((ctx) => ctx.tokens.revoke(idOrName));
+      if (!revoked) throw new Error(`no live token with id or name "${idOrName}"`);
+      console.log(`revoked "${revoked.name}" (${revoked.id})`);
     });
 }

@@ -59,6 +59,15 @@ describeEachDatabase("admin API basics", (database) => {
     expect((await app.inject({ method: "DELETE", url: `/api/v1/tokens/${info.id}`, headers: auth })).statusCode).toBe(404);
   });
 
+  it("refuses a second live token of one name with 409 naming it", async () => {
+    const auth = { authorization: `Bearer ${admin}` };
+    const first = await app.inject({ method: "POST", url: "/api/v1/tokens", headers: auth, payload: { name: "deploy", role: "operator" } });
+    expect(first.statusCode).toBe(201);
+    const second = await app.inject({ method: "POST", url: "/api/v1/tokens", headers: auth, payload: { name: "deploy", role: "admin" } });
+    expect(second.statusCode).toBe(409);
+    expect(second.json().error).toEqual({ code: "conflict", message: 'a live token named "deploy" already exists: pick another name, or revoke that one first' });
+  });
+
   it("enforces roles: readonly cannot change anything or manage tokens", async () => {
     const auth = { authorization: `Bearer ${readonly}` };
     const create = await app.inject({ method: "POST", url: "/api/v1/tokens", headers: auth, payload: { name: "x", role: "admin" } });

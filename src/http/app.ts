@@ -13,6 +13,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../app-context.ts";
 import { handleError, errorBody } from "./errors.ts";
 import { installRequestMetrics, requestRecorder } from "./request-metrics.ts";
+import { requestLog } from "./request-log.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { installApiAuth } from "./api/auth.ts";
 import { installQueryRules } from "./api/query-rules.ts";
@@ -70,6 +71,7 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
 
   const app = Fastify({
     loggerInstance: ctx.logger,
+    logController: requestLog(), // one log line per request, not fastify's two
     requestIdHeader: "x-request-id",
     genReqId: () => randomUUID(),
     bodyLimit: ctx.config.apiBodyLimit,

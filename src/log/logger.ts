@@ -1,7 +1,8 @@
 // pino, configured so that secrets cannot reach a log line: authorization and signature headers and
 // key/token-looking fields are redacted, and secret-bearing URL segments (enrollment links) are masked.
 import pino, { type Logger } from "pino";
-import type { LogLevel } from "../config.ts";
+import type { LogFormat, LogLevel } from "../config.ts";
+import { prettyDestination } from "./pretty-stream.ts";
 
 const REDACT = [
   "req.headers.authorization",
@@ -31,4 +32,13 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
     },
     destination,
   );
+}
+
+/**
+ * Where the server's and the CLI's logs go for a configured format: readable lines (pretty-stream.ts) when asked,
+ * or by default when `out` is a terminal; undefined means pino's own JSON lines on stdout.
+ */
+export function logDestination(format: LogFormat, out: NodeJS.WriteStream = process.stdout): pino.DestinationStream | undefined {
+  if (format === "json" || (format === "auto" && !out.isTTY)) return undefined;
+  return prettyDestination(out, { color: Boolean(out.isTTY) && process.env.NO_COLOR === undefined });
 }

@@ -6,7 +6,8 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { AppContext } from "../app-context.ts";
 import type { OrchardConfig } from "../config.ts";
-import { createLogger } from "../log/logger.ts";
+import { createLogger, logDestination } from "../log/logger.ts";
+import { logLifecycle } from "../log/lifecycle-log.ts";
 import { buildHttpApp, configureListener, requestListenerOf } from "../http/app.ts";
 import { buildContext } from "./context.ts";
 import { startSchedules } from "../jobs/schedules.ts";
@@ -14,6 +15,7 @@ import { ensureAdminToken, writeCaCertificate } from "./first-start.ts";
 import { startPushRuntime, type PushRuntime } from "../push/push-runtime.ts";
 import { startMemoryTrimmer } from "./memory-trim.ts";
 import { rsaNative, rsaNativeStatus } from "../pki/rsa-native.ts";
+import { recordServerSettings } from "../store/server-settings.ts";
 
 export interface RunningServer {
   ctx: AppContext;
@@ -40,8 +42,9 @@ export interface ServeOptions {
 }
 
 export async function startServer(config: OrchardConfig, options: ServeOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? createLogger(config.logLevel, logDestination(config.logFormat));
   const ctx = await buildContext(config, logger);
+  logLifecycle(ctx.events, logger);
   const adminTokenFile = await ensureAdminToken(ctx);
   const creds = ctx.credentials;
   const caFile = writeCaCertificate(ctx, creds.caPem);
@@ -57,7 +60,9 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
       ca: [creds.caPem],
     },
   });
-  await app.listen({ host: config.host, port: config.httpsPort });
+  // fastify names the scheme from its own https option, which is unset here (the HTTPS server comes from
+  // serverFactory), so it said "http://" for the HTTPS port.
+  await app.listen({ host: config.host, port: config.httpsPort, listenTextResolver: (address) => `Server listening at ${address.replace(/^http:/, "https:")}` });
   const httpsPort = (app.server.address() as AddressInfo).port;
 
   if (config.workers) ctx.jobs.start();
@@ -81,7 +86,10 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
       plain!.listen(config.httpPort, config.host, () => resolve());
     });
     httpPort = (plain.address() as AddressInfo).port;
+    logger.info(`Server listening at http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${httpPort} (plain HTTP)`);
   }
+  // For CLI commands run from another shell: enrollment profiles they build must point where this server listens.
+  await recordServerSettings(ctx.store.db, { publicUrl: config.publicUrl, httpsPort, httpPort: httpPort ?? null, dev: config.dev });
 
   const beforeStop: Array<() => Promise<void>> = [];
   let stopping: Promise<void> | undefined;

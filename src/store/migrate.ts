@@ -8,6 +8,8 @@ import * as m0003 from "./migrations/0003-enrollment-profiles.ts";
 import * as m0004 from "./migrations/0004-push.ts";
 import * as m0005 from "./migrations/0005-command-target-index.ts";
 import * as m0006 from "./migrations/0006-notnow-at.ts";
+import * as m0007 from "./migrations/0007-server-settings.ts";
+import * as m0008 from "./migrations/0008-live-token-names.ts";
 
 export type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -22,6 +24,8 @@ export const CORE_MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   "0004-push": m0004,
   "0005-command-target-index": m0005,
   "0006-notnow-at": m0006,
+  "0007-server-settings": m0007,
+  "0008-live-token-names": m0008,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -261,6 +261,13 @@ export interface PushRetriesTable {
   pushed_at: number;
 }
 
+/** One row per setting `orchard serve` recorded at start (src/store/server-settings.ts); values are text. */
+export interface ServerSettingsTable {
+  key: string;
+  value: string;
+  updated_at: number;
+}
+
 export interface Database {
   api_tokens: ApiTokensTable;
   pki_credentials: PkiCredentialsTable;
@@ -278,4 +285,5 @@ export interface Database {
   push_certificates: PushCertificatesTable;
   push_certificate_requests: PushCertificateRequestsTable;
   push_retries: PushRetriesTable;
+  server_settings: ServerSettingsTable;
 }

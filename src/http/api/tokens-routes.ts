@@ -2,7 +2,8 @@
 import { Type } from "typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
-import { notFound } from "../errors.ts";
+import { ApiTokenError } from "../../auth/api-tokens.ts";
+import { conflict, notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
 
 const RoleSchema = Type.Union([Type.Literal("readonly"), Type.Literal("operator"), Type.Literal("admin")]);
@@ -16,6 +17,16 @@ const TokenInfo = Type.Object({
   lastUsedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
   revokedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
 });
+
+/** A taken name or an ambiguous revoke is the caller's to fix: 409 with the service's message. */
+async function conflictOnTokenError<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof ApiTokenError) throw conflict(e.message);
+    throw e;
+  }
+}
 
 export function tokensRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
   return async (app) => {
@@ -36,20 +47,20 @@ export function tokensRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
           tags: ["tokens"],
           summary: "Create an API token (the token is shown only in this response)",
           body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), role: RoleSchema }, { additionalProperties: false }),
-          response: { 201: Type.Object({ token: Type.String(), info: TokenInfo }), ...authErrors },
+          response: { 201: Type.Object({ token: Type.String(), info: TokenInfo }), ...authErrors, 409: Type.Ref("Error") },
         },
       },
-      async (req, reply) => reply.status(201).send(await ctx.tokens.create(req.body.name, req.body.role)),
+      async (req, reply) => reply.status(201).send(await conflictOnTokenError(ctx.tokens.create(req.body.name, req.body.role))),
     );
 
     app.delete(
       "/tokens/:id",
       {
         config: { minRole: "admin", auditAction: "token.revoke" },
-        schema: { tags: ["tokens"], summary: "Revoke an API token", params: Type.Object({ id: Type.String() }), response: { 204: Type.Null(), ...authErrors, 404: Type.Ref("Error") } },
+        schema: { tags: ["tokens"], summary: "Revoke an API token", params: Type.Object({ id: Type.String() }), response: { 204: Type.Null(), ...authErrors, 404: Type.Ref("Error"), 409: Type.Ref("Error") } },
       },
       async (req, reply) => {
-        if (!(await ctx.tokens.revoke(req.params.id))) throw notFound(`active token ${req.params.id}`);
+        if (!(await conflictOnTokenError(ctx.tokens.revoke(req.params.id)))) throw notFound(`active token ${req.params.id}`);
         return reply.status(204).send(null);
       },
     );

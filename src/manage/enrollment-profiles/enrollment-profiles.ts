@@ -201,6 +201,22 @@ export class EnrollmentProfileService {
     return row;
   }
 
+  /**
+   * A live profile by id or by name (names are unique among live profiles), for people who know it by name.
+   * A name that is also another profile's id is refused as ambiguous rather than guessed.
+   */
+  async rowByIdOrName(idOrName: string): Promise<ProfileRow> {
+    const rows = await this.db
+      .selectFrom("enrollment_profiles")
+      .selectAll()
+      .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
+      .where("deleted_at", "is", null)
+      .execute();
+    if (rows.length > 1) throw new ProfileError(409, `"${idOrName}" is the id of one enrollment profile and the name of another: give the id (${rows.map((r) => r.id).join(" or ")})`);
+    if (rows.length === 0) throw new ProfileError(404, `no enrollment profile with id or name "${idOrName}"`);
+    return rows[0]!;
+  }
+
   /** A profile row even after deletion: devices enrolled through it still renew their identity with it. */
   async rowIncludingDeleted(id: string): Promise<ProfileRow | undefined> {
     return this.db.selectFrom("enrollment_profiles").selectAll().where("id", "=", id).executeTakeFirst();
