@@ -41,7 +41,24 @@ export interface HotPath {
   claim(enrollmentId: string, commandUuid: string, deliveries: number, now: number): Promise<boolean>;
   touchLastSeen(enrollmentId: string, now: number): Promise<void>;
   requestType(commandUuid: string): Promise<string | undefined>;
+  /** Writes the facts a DeviceInformation result reports; a null fact keeps the stored value. */
+  updateDeviceFacts(enrollmentId: string, facts: DeviceFacts, now: number): Promise<void>;
 }
+
+/** The enrollment facts a DeviceInformation result refreshes (null: not reported, keep what is stored). */
+export interface DeviceFacts {
+  os_version: string | null;
+  build_version: string | null;
+  device_name: string | null;
+  model: string | null;
+  model_name: string | null;
+  product_name: string | null;
+  serial_number: string | null;
+  supervised: number | null;
+}
+
+const FACT_COLUMNS = ["os_version", "build_version", "device_name", "model", "model_name", "product_name", "serial_number", "supervised"] as const satisfies ReadonlyArray<keyof DeviceFacts>;
+const factValues = (f: DeviceFacts) => FACT_COLUMNS.map((c) => f[c]);
 
 /** Deliverable after an Idle: every outstanding command (NotNow'd ones, and ones sent on a broken connection). */
 export const AFTER_IDLE_STATUSES: readonly QueueStatus[] = ["pending", "sent", "notnow"];
@@ -69,6 +86,8 @@ export const HOT_PATH_SQL = {
   claim: `UPDATE command_queue SET status = '${SENT}', sent_at = ?, deliveries = deliveries + 1 WHERE enrollment_id = ? AND command_uuid = ? AND deliveries = ?`,
   touch: "UPDATE enrollments SET last_seen_at = ? WHERE id = ?",
   requestType: "SELECT request_type FROM commands WHERE uuid = ?",
+  // One statement for any subset of facts (COALESCE keeps what was not reported), so it is prepared once.
+  deviceFacts: `UPDATE enrollments SET ${FACT_COLUMNS.map((c) => `${c} = COALESCE(?, ${c})`).join(", ")}, updated_at = ? WHERE id = ?`,
 };
 
 const sqliteCache = new WeakMap<BetterSqlite3.Database, HotPath>();
@@ -98,6 +117,7 @@ function sqliteHotPath(db: BetterSqlite3.Database): HotPath {
   const claim = db.prepare<[number, string, string, number]>(HOT_PATH_SQL.claim);
   const touch = db.prepare<[number, string]>(HOT_PATH_SQL.touch);
   const requestType = db.prepare<[string], { request_type: string }>(HOT_PATH_SQL.requestType);
+  const deviceFacts = db.prepare(HOT_PATH_SQL.deviceFacts);
   return {
     gate: async (id) => {
       const row = gate.get(id);
@@ -113,6 +133,9 @@ function sqliteHotPath(db: BetterSqlite3.Database): HotPath {
       touch.run(now, id);
     },
     requestType: async (uuid) => requestType.get(uuid)?.request_type,
+    updateDeviceFacts: async (id, facts, now) => {
+      deviceFacts.run(...factValues(facts), now, id);
+    },
   };
 }
 
@@ -143,6 +166,9 @@ function postgresHotPath(store: Store): HotPath {
       await pool.query({ name: "orchard_touch", text: touchText, values: [now, id] });
     },
     requestType: async (uuid) => (await requestType([uuid]))[0]?.request_type,
+    updateDeviceFacts: async (id, facts, now) => {
+      await pool.query({ name: "orchard_device_facts", text: numbered(HOT_PATH_SQL.deviceFacts), values: [...factValues(facts), now, id] });
+    },
   };
 }
 
@@ -158,5 +184,8 @@ function postgresTransactionHotPath(ex: Executor): HotPath {
       await run(HOT_PATH_SQL.touch, [now, id]);
     },
     requestType: async (uuid) => (await run<{ request_type: string }>(HOT_PATH_SQL.requestType, [uuid]))[0]?.request_type,
+    updateDeviceFacts: async (id, facts, now) => {
+      await run(HOT_PATH_SQL.deviceFacts, [...factValues(facts), now, id]);
+    },
   };
 }
