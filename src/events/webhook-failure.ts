@@ -16,6 +16,8 @@ export function describeFetchFailure(e: unknown): string {
   const parts = cause instanceof AggregateError && cause.errors.length > 0 ? cause.errors.filter((x): x is Error => x instanceof Error) : [cause];
   return parts
     .map((c) => {
+      // fetch refuses some ports outright (9, 25, 6000, …: the Fetch standard's "bad ports") without trying them.
+      if (c.message === "bad port") return "bad port (fetch refuses to connect to this port; use another)";
       const code = (c as { code?: unknown }).code;
       return typeof code === "string" && !c.message.includes(code) ? `${code} ${c.message}` : c.message;
     })

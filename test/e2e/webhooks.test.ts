@@ -185,11 +185,13 @@ describeEachDatabase("webhooks", (database) => {
     const warn = vi.spyOn(t.ctx.logger, "warn");
     try {
       const refused = (await subscribe({ url: closed.url, events: ["command.queued"] })).json().webhook as { id: string };
+      const blocked = (await subscribe({ url: "http://127.0.0.1:9/hook", events: ["command.queued"] })).json().webhook as { id: string };
       await withHook({ events: ["command.queued"] }, { status: 503, body: "down for maintenance\n  until 10:00" }, async (busy) => {
         await queue((await enrolledDevice()).udid, "ProfileList");
         await deliverAll();
         const lastOf = async (id: string) => (await app.inject({ url: `/api/v1/webhooks/${id}/deliveries`, headers: auth })).json().deliveries[0];
         expect(await lastOf(refused.id)).toMatchObject({ status: "pending", attempts: 1, responseStatus: null, lastError: `connect ECONNREFUSED 127.0.0.1:${closedPort}` });
+        expect((await lastOf(blocked.id)).lastError).toMatch(/^bad port \(fetch refuses to connect to this port/);
         expect(await lastOf(busy.id)).toMatchObject({ status: "pending", attempts: 1, responseStatus: 503, lastError: "HTTP 503 Service Unavailable: down for maintenance until 10:00" });
         const logged = warn.mock.calls.filter((c) => c[1] === "webhook delivery failed").map((c) => c[0] as unknown as Record<string, unknown>);
         expect(logged).toEqual(
@@ -199,7 +201,7 @@ describeEachDatabase("webhooks", (database) => {
           ]),
         );
       });
-      await app.inject({ method: "DELETE", url: `/api/v1/webhooks/${refused.id}`, headers: auth });
+      for (const id of [refused.id, blocked.id]) await app.inject({ method: "DELETE", url: `/api/v1/webhooks/${id}`, headers: auth });
     } finally {
       warn.mockRestore();
     }
