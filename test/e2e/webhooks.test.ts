@@ -157,6 +157,7 @@ describeEachDatabase("webhooks", (database) => {
     const extra = await subscribe({ url, events: ["command.completed"], colour: "red" });
     expect(extra.statusCode).toBe(400);
     expect(extra.json().error.message).toContain("unknown field: colour");
+    expect((await subscribe({ url, events: ["mdm.Connect"], format: "micromdm" })).json().error.message).toBe("body/format must be one of: orchard, nanomdm");
     expect((await app.inject({ url: "/api/v1/webhooks", headers: auth })).json().webhooks).toEqual([]);
 
     const doc = (await app.inject({ url: "/api/v1/openapi.json" })).json();

@@ -50,7 +50,9 @@ export function webhooksRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         if (req.validationError) {
           const body = req.body as { events?: unknown; format?: unknown } | null;
           const events = Array.isArray(body?.events) ? body.events.filter((e): e is string => typeof e === "string") : [];
-          const problem = subscriptionProblem(events, body?.format === "nanomdm" ? "nanomdm" : "orchard");
+          const format = body?.format ?? "orchard";
+          // Only with a valid format can the events be judged; otherwise the validator's sentence says it all.
+          const problem = format === "orchard" || format === "nanomdm" ? subscriptionProblem(events, format) : undefined;
           throw problem ? badRequest(problem) : req.validationError;
         }
         const problem = subscriptionProblem(req.body.events, req.body.format);
