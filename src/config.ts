@@ -24,6 +24,7 @@ export interface OrchardConfig {
   httpsPort: number;
   httpPort: number | undefined;
   publicUrl: string;
+  organization: string;
   databaseUrl: string;
   masterKey: string | undefined;
   logLevel: LogLevel;
@@ -101,6 +102,14 @@ const bool: Parser<boolean> = (raw) => {
   throw new ParseProblem(`expected true or false, got "${raw}"`);
 };
 const text: Parser<string> = (raw) => raw;
+/** A name shown to device users (profile installation sheets, certificate subjects): one line, not empty. */
+const displayName: Parser<string> = (raw) => {
+  const v = raw.trim();
+  if (v === "") throw new ParseProblem("expected a name, got an empty value");
+  if (v.length > 200) throw new ParseProblem(`expected at most 200 characters, got ${v.length}`);
+  if (/[\u0000-\u001f\u007f]/.test(v)) throw new ParseProblem("expected one line of text without control characters");
+  return v;
+};
 const optionalText: Parser<string | undefined> = (raw) => (raw.trim() === "" ? undefined : raw.trim());
 const url =
   (protocols: string[]): Parser<string> =>
@@ -149,6 +158,13 @@ export const SETTINGS = [
     description: "Base URL devices use to reach Orchard",
     parse: url(["https:", "http:"]),
     fallback: (c) => `https://${hostname()}:${c.httpsPort}`,
+  }),
+  setting({
+    key: "organization",
+    env: "ORCHARD_ORGANIZATION",
+    description: "The organisation's name, as devices show it: PayloadOrganization of enrollment profiles, O= of newly created server certificates",
+    parse: displayName,
+    fallback: () => "Orchard",
   }),
   setting({ key: "databaseUrl", env: "ORCHARD_DATABASE_URL", secret: true, description: "sqlite:PATH or postgres://user:pass@host/db", parse: databaseUrl, fallback: (c) => `sqlite:${resolve(c.dataDir ?? "data", "orchard.db")}` }),
   setting({ key: "masterKey", env: "ORCHARD_MASTER_KEY", secret: true, description: "Key-encryption key (base64, 32 bytes); default: generated in the data folder", parse: optionalText, fallback: () => undefined }),

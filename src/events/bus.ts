@@ -17,6 +17,24 @@ export interface OrchardEvents {
 }
 
 export type EventName = keyof OrchardEvents;
+
+// Spelled out as an object typed over EventName so the compiler refuses a name missing here or one that is not an
+// event: the runtime list (webhook subscriptions are checked against it, the OpenAPI document lists it) cannot
+// drift from the type.
+const EVENTS: { readonly [E in EventName]: true } = {
+  "enrollment.authenticated": true,
+  "enrollment.activated": true,
+  "enrollment.token_updated": true,
+  "enrollment.checked_out": true,
+  "enrollment.identity_rebound": true,
+  "command.queued": true,
+  "command.completed": true,
+  "command.notnow": true,
+  "bootstrap_token.escrowed": true,
+  "checkin.received": true,
+};
+export const EVENT_NAMES: readonly EventName[] = Object.keys(EVENTS) as EventName[];
+export const isEventName = (name: string): name is EventName => Object.hasOwn(EVENTS, name);
 export type EventHandler<E extends EventName> = (payload: OrchardEvents[E], event: E) => void | Promise<void>;
 
 export class EventBus {

@@ -17,6 +17,11 @@ export function encodeName(dn: string): Uint8Array {
   }
 }
 
+/** A value escaped for an RFC 4514 string, so a name such as "Acme, Inc." stays one attribute. */
+export function escapeDnValue(value: string): string {
+  return value.replace(/[,+"\\<>;=]/g, (c) => `\\${c}`).replace(/^[ #]/, (c) => `\\${c}`).replace(/ $/, "\\ ");
+}
+
 /** RFC 4514 string of a DER name (for display and logs; compare names as DER bytes). */
 export function nameToString(der: Uint8Array): string {
   try {

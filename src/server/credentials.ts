@@ -11,6 +11,7 @@ import { certificateSubjectAltNames, isIssuedBy, parseCertificate, subjectString
 import { issueProfileSigningCertificate, issueRaCertificate, issueServerCertificate, type SigningIdentity } from "../pki/issue.ts";
 import { exportPrivateKeyPem, type KeySpec } from "../pki/keys.ts";
 import { derToPem } from "../pki/pem.ts";
+import { escapeDnValue } from "../pki/names.ts";
 import type { OrchardConfig } from "../config.ts";
 import { loadCredential, saveCredential, type CredentialName } from "./credential-store.ts";
 
@@ -52,7 +53,7 @@ export async function ensureServerCredentials(ctx: Pick<AppContext, "config" | "
         ctx.logger.info({ subject: subjectString(parseCertificate(imported.certDer)) }, "using the imported certificate authority");
         return imported;
       }
-      const created = await createCa({ subject: "CN=Orchard MDM CA,O=Orchard", key: caKeySpec(ctx.config.caKeyType), validityDays: ctx.config.caValidityDays });
+      const created = await createCa({ subject: `CN=Orchard MDM CA,O=${escapeDnValue(ctx.config.organization)}`, key: caKeySpec(ctx.config.caKeyType), validityDays: ctx.config.caValidityDays });
       ctx.logger.info("created Orchard's certificate authority");
       return created;
     },
@@ -63,7 +64,7 @@ export async function ensureServerCredentials(ctx: Pick<AppContext, "config" | "
     return c.notAfter.getTime() - Date.now() < RENEW_BEFORE_MS || !isIssuedBy(c, caCert);
   };
   const scepRa = await ensure(ctx, "scep-ra", stale, () => issueRaCertificate(ca));
-  const profileSigning = await ensure(ctx, "profile-signing", stale, () => issueProfileSigningCertificate(ca, { subject: "CN=Orchard Profile Signing,O=Orchard" }));
+  const profileSigning = await ensure(ctx, "profile-signing", stale, () => issueProfileSigningCertificate(ca, { subject: `CN=Orchard Profile Signing,O=${escapeDnValue(ctx.config.organization)}` }));
   const caPem = derToPem(ca.certDer);
 
   if (ctx.config.tlsCertFile && ctx.config.tlsKeyFile) {

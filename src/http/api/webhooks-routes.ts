@@ -4,6 +4,10 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
 import { badRequest, notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
+import { SUBSCRIBABLE_EVENTS, subscriptionProblem } from "../../events/webhooks.ts";
+
+/** An event name, a NanoMDM topic (nanomdm format) or "*": an enum, so the OpenAPI document lists them. */
+const EventName = Type.Unsafe<string>({ type: "string", enum: [...SUBSCRIBABLE_EVENTS] });
 
 const Webhook = Type.Object({
   id: Type.String(),
@@ -24,6 +28,8 @@ export function webhooksRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       "/webhooks",
       {
         config: { minRole: "admin", auditAction: "webhook.create" },
+        // The handler words the refusal of an unknown event itself (with the nearest known name).
+        attachValidation: true,
         schema: {
           tags: ["webhooks"],
           summary: "Subscribe a URL to events",
@@ -31,7 +37,7 @@ export function webhooksRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
           body: Type.Object(
             {
               url: Type.String({ minLength: 1, maxLength: 2000 }),
-              events: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { default: ["*"], maxItems: 50 }),
+              events: Type.Array(EventName, { default: ["*"], maxItems: 50 }),
               format: Type.Union([Type.Literal("orchard"), Type.Literal("nanomdm")], { default: "orchard" }),
               secret: Type.Optional(Type.String({ minLength: 16, maxLength: 200 })),
             },
@@ -41,6 +47,16 @@ export function webhooksRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         },
       },
       async (req, reply) => {
+        if (req.validationError) {
+          const body = req.body as { events?: unknown; format?: unknown } | null;
+          const events = Array.isArray(body?.events) ? body.events.filter((e): e is string => typeof e === "string") : [];
+          const format = body?.format ?? "orchard";
+          // Only with a valid format can the events be judged; otherwise the validator's sentence says it all.
+          const problem = format === "orchard" || format === "nanomdm" ? subscriptionProblem(events, format) : undefined;
+          throw problem ? badRequest(problem) : req.validationError;
+        }
+        const problem = subscriptionProblem(req.body.events, req.body.format);
+        if (problem) throw badRequest(problem);
         let url: URL;
         try {
           url = new URL(req.body.url);

@@ -123,6 +123,8 @@ export interface ProfileDeps {
   store: Store;
   secrets: SecretBox;
   publicUrl: string;
+  /** The organisation's name as devices show it (PayloadOrganization). */
+  organization: string;
   dev: boolean;
   ca: () => SigningIdentity;
   signer: () => SigningIdentity;
@@ -290,7 +292,7 @@ export class EnrollmentProfileService {
         mdm: payloadUuid(row.uuid_seed, row.version, "mdm"),
       },
       displayName: row.name,
-      organization: "Orchard",
+      organization: this.deps.organization,
       description: row.description || `Enrolls this device in device management (${row.name})`,
       removalDisallowed: input.removalDisallowed,
       caCertDer: ca.certDer,

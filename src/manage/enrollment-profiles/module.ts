@@ -15,6 +15,7 @@ export const enrollmentProfilesModule: OrchardModule = {
       store: ctx.store,
       secrets: ctx.secrets,
       publicUrl: config.publicUrl,
+      organization: config.organization,
       dev: config.dev,
       ca: () => credentials.ca,
       signer: () => credentials.profileSigning,
