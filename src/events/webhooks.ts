@@ -9,7 +9,8 @@ import type { Store, Tx } from "../store/db.ts";
 import { deleteWebhook, enabledSubscriptions, getWebhook, insertDelivery, insertWebhook, listDeliveries, listWebhooks, recordDeliveryAttempt, type WebhookDeliveryRow } from "../store/webhooks.ts";
 import type { SecretBox } from "../secrets/envelope.ts";
 import { enqueueJob } from "../store/jobs.ts";
-import { parsePlist, PlistReal, PlistUid } from "../wire/plist.ts";
+import { parsePlist } from "../wire/plist.ts";
+import { plistToJson } from "../wire/plist-json.ts";
 import { CHECKIN_MESSAGE_TYPES } from "../wire/checkin-message.ts";
 import { EVENT_NAMES, isEventName, type EventName, type OrchardEvents } from "./bus.ts";
 import type { Outbox } from "./outbox.ts";
@@ -226,23 +227,10 @@ function info(r: { id: string; url: string; events: string; format: WebhookForma
   return { id: r.id, url: r.url, events: r.events === "*" ? ["*"] : r.events.split(","), format: r.format, enabled: r.enabled === 1, createdAt: new Date(r.created_at).toISOString() };
 }
 
-/**
- * JSON for event payloads and plist values: bytes as base64, dates as ISO strings. The replacer reads the value
- * from its holder because JSON.stringify hands it Buffer.toJSON()'s {type, data} instead of the Buffer itself.
- */
-function toJson(value: unknown): string {
-  return JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
-    const original = this[key];
-    if (original instanceof Uint8Array) return Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString("base64");
-    if (original instanceof PlistReal || original instanceof PlistUid) return original.value;
-    return typeof v === "bigint" ? v.toString() : v;
-  });
-}
-
 /** The device's plist as JSON-ready values (null if it does not parse, which the device front end already ruled out). */
 function parsedPlist(raw: Uint8Array): unknown {
   try {
-    return JSON.parse(toJson(parsePlist(raw))) as unknown;
+    return JSON.parse(plistToJson(parsePlist(raw))) as unknown;
   } catch {
     return null;
   }
@@ -252,7 +240,7 @@ function orchardBody(event: EventName, payload: OrchardEvents[EventName]): strin
   let data: unknown = payload;
   if (event === "command.completed") data = { ...payload, result: parsedPlist((payload as OrchardEvents["command.completed"]).raw) };
   else if (event === "checkin.received") data = { ...payload, message: parsedPlist((payload as OrchardEvents["checkin.received"]).raw) };
-  return toJson({ id: randomUUID(), event, createdAt: new Date().toISOString(), data });
+  return plistToJson({ id: randomUUID(), event, createdAt: new Date().toISOString(), data });
 }
 
 function nanomdmBody(event: EventName, payload: unknown): string | undefined {

@@ -9,7 +9,7 @@ import { enrollmentsForTargeting } from "../store/enrollments.ts";
 import { buildPlist, parsePlist, PlistError, type PlistDict, type PlistValue } from "../wire/plist.ts";
 import { jsonDictToPlist, JsonToPlistError } from "../wire/json-to-plist.ts";
 import { checkCommandAllowed, commandSchema, formatProblems, validateCommandParams, ALL_ACCESS_RIGHTS, type Platform } from "../wire/schema/index.ts";
-import { plistJsonReplacer } from "./connect.ts";
+import { plistJsonReplacer } from "../wire/plist-json.ts";
 
 export class CommandError extends Error {
   constructor(

@@ -6,6 +6,7 @@ import { claimNext, completeDelivery, markNotNow, type ReportOutcome } from "../
 import { hotPath, type Gate } from "../store/hot-path.ts";
 import type { CommandReport } from "../wire/command-report.ts";
 import type { PlistDict } from "../wire/plist.ts";
+import { plistJsonReplacer } from "../wire/plist-json.ts";
 import type { ResultProcessors } from "./result-processors.ts";
 import { resolveChannel } from "./enrollment-id.ts";
 import type { IdentityBinding } from "./identity-binding.ts";
@@ -83,12 +84,4 @@ export class ConnectService {
       return outcome;
     });
   }
-}
-
-/** JSON for plist values: data as base64, dates as ISO strings, bigints as strings. */
-export function plistJsonReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
-  if (typeof value === "bigint") return value.toString();
-  if (value && typeof value === "object" && "value" in value && Object.keys(value).length === 1) return (value as { value: unknown }).value;
-  return value;
 }
