@@ -13,6 +13,7 @@ import { exportPrivateKeyPem, type KeySpec } from "../pki/keys.ts";
 import { derToPem } from "../pki/pem.ts";
 import type { OrchardConfig } from "../config.ts";
 import { loadCredential, saveCredential, type CredentialName } from "./credential-store.ts";
+import { recordIssuedIfAbsent } from "../store/issued-certificates.ts";
 
 export interface ServerCredentials {
   ca: SigningIdentity;
@@ -118,9 +119,5 @@ const KIND: Record<Exclude<CredentialName, "ca">, "tls" | "scep-ra" | "profile-s
 /** Orchard's own certificates are recorded with the devices' ones: every certificate the CA issues is on file. */
 async function recordServerCertificate(ctx: Pick<AppContext, "store">, name: Exclude<CredentialName, "ca">, der: Uint8Array): Promise<void> {
   const c = parseCertificate(der);
-  await ctx.store.db
-    .insertInto("issued_certificates")
-    .values({ serial: c.serialNumberHex, kind: KIND[name], subject: subjectString(c), not_before: c.notBefore.getTime(), not_after: c.notAfter.getTime(), fingerprint: c.fingerprint, enrollment_id: null, enrollment_profile_id: null, revoked_at: null, created_at: Date.now() })
-    .onConflict((oc) => oc.doNothing())
-    .execute();
+  await recordIssuedIfAbsent(ctx.store, { serial: c.serialNumberHex, kind: KIND[name], subject: subjectString(c), not_before: c.notBefore.getTime(), not_after: c.notAfter.getTime(), fingerprint: c.fingerprint, enrollment_id: null, enrollment_profile_id: null, revoked_at: null, created_at: Date.now() });
 }
