@@ -73,18 +73,23 @@ function importsOf(f: SourceFile): Import[] {
   return out;
 }
 
+/** What code calls a Store or Tx; `<one of these>.db` is the kysely handle behind it. */
+const EXECUTOR_NAMES = new Set(["store", "tx", "trx", "executor"]);
 const QUERY_BUILDERS = new Set(["selectFrom", "insertInto", "updateTable", "deleteFrom", "replaceInto", "mergeInto"]);
 
-/** Places where a file reaches the database itself: `store.db`, `<x>.db.selectFrom(…)` and friends, sql`…`. */
+/**
+ * Places where a file reaches the database itself: the kysely handle of a store or transaction (`store.db`,
+ * `ctx.store.db`, `tx.db`), a query builder on anything (`db.selectFrom(…)` and friends: kysely's names), sql`…`.
+ */
 function queriesOf(f: SourceFile): Array<{ line: number; what: string }> {
   const out: Array<{ line: number; what: string }> = [];
   const visit = (node: ts.Node) => {
     if (ts.isPropertyAccessExpression(node)) {
       const name = node.name.text;
       const target = node.expression;
-      if (name === "db" && ts.isPropertyAccessExpression(target) && target.name.text === "store") out.push({ line: lineOf(f, node), what: `${node.getText(f.ast)}` });
-      else if (name === "db" && ts.isIdentifier(target) && target.text === "store") out.push({ line: lineOf(f, node), what: "store.db" });
-      else if (QUERY_BUILDERS.has(name) && ts.isPropertyAccessExpression(target) && target.name.text === "db") out.push({ line: lineOf(f, node), what: `.db.${name}` });
+      const receiver = ts.isPropertyAccessExpression(target) ? target.name.text : ts.isIdentifier(target) ? target.text : undefined;
+      if (name === "db" && receiver !== undefined && EXECUTOR_NAMES.has(receiver)) out.push({ line: lineOf(f, node), what: node.getText(f.ast) });
+      else if (QUERY_BUILDERS.has(name)) out.push({ line: lineOf(f, node), what: `.${name}(…)` });
     } else if (ts.isTaggedTemplateExpression(node) && ts.isIdentifier(node.tag) && node.tag.text === "sql") {
       out.push({ line: lineOf(f, node), what: "sql`…`" });
     }
@@ -158,7 +163,8 @@ describe("architecture: one data layer, dependencies pointing down", () => {
   it("the checks catch what they are meant to catch", () => {
     const parse = (path: string, text: string): SourceFile => ({ path, ast: ts.createSourceFile(path, text, ts.ScriptTarget.ES2022, true) });
     const found = dependencyViolations([
-      parse("src/auth/x.ts", 'import { sql } from "kysely";\nawait this.store.db.selectFrom("t");\nawait tx.db\n  .insertInto("t");\nsql`select 1`;\n// store.db in a comment\n'),
+      parse("src/auth/x.ts", 'import { sql } from "kysely";\nawait this.store.db.selectFrom("t");\nawait tx.db\n  .insertInto("t");\nsql`select 1`;\n// store.db in a comment\nconst s = "ctx.store.db";\n'),
+      parse("src/events/v.ts", 'const db = handle;\nawait db.deleteFrom("t").execute();\nawait save(ctx.store.db);\n'),
       parse("src/manage/y.ts", 'import type { FastifyInstance } from "fastify";\nimport { ApiError } from "../http/errors.ts";\n'),
       parse("src/manage/module.ts", 'import { routes } from "../http/api/x-routes.ts";\n'),
       parse("src/store/z.ts", 'import type { CommandService } from "../mdm/commands.ts";\nimport { sql } from "kysely";\nsql`select 1`;\n'),
@@ -166,9 +172,11 @@ describe("architecture: one data layer, dependencies pointing down", () => {
     ]);
     expect(found).toEqual([
       'src/auth/x.ts:1: import from "kysely" outside src/store/ (move the query into a store function taking an Executor)',
-      "src/auth/x.ts:2: .db.selectFrom outside src/store/ (move the query into a store function taking an Executor)",
-      "src/auth/x.ts:3: .db.insertInto outside src/store/ (move the query into a store function taking an Executor)",
+      "src/auth/x.ts:2: .selectFrom(…) outside src/store/ (move the query into a store function taking an Executor)",
+      "src/auth/x.ts:3: .insertInto(…) outside src/store/ (move the query into a store function taking an Executor)",
       "src/auth/x.ts:5: sql`…` outside src/store/ (move the query into a store function taking an Executor)",
+      "src/events/v.ts:2: .deleteFrom(…) outside src/store/ (move the query into a store function taking an Executor)",
+      "src/events/v.ts:3: ctx.store.db outside src/store/ (move the query into a store function taking an Executor)",
       "src/manage/y.ts:2: imports src/http/errors.ts; only a concept's module.ts (or *-module.ts) may know src/http/",
       "src/store/z.ts:1: the store imports src/mdm/commands.ts from a service layer; types the store needs belong in src/store/",
       "src/http/api/w-routes.ts:2: a route imports src/store/issued-certificates.ts; routes call services (an `import type` is allowed)",
