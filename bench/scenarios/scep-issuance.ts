@@ -11,7 +11,7 @@ import { createCa } from "../../src/pki/ca.ts";
 import { createCsr } from "../../src/pki/csr.ts";
 import { issueRaCertificate, selfSignedCertificate } from "../../src/pki/issue.ts";
 import { generatePrivateKey } from "../../src/pki/keys.ts";
-import { ScepIssuance } from "../../src/pki/scep-issuance.ts";
+import { ScepIssuance, type ChallengeDecision } from "../../src/pki/scep-issuance.ts";
 import { buildPkiRequest } from "../../src/pki/scep-message.ts";
 import { openStore } from "../../src/store/db.ts";
 import { migrateAll as migrate } from "../../src/server/modules.ts";
@@ -41,13 +41,15 @@ export async function scepIssuanceBench(opts: { issuances: number }): Promise<{ 
       const signer = { certDer: selfSignedCertificate(key, subject), key };
       requests.push(buildPkiRequest({ messageType: "PKCSReq", transactionId: Buffer.from(rnd.bytes(20)).toString("hex"), messageData: csr, recipientCertDer: ra.certDer, signer, encryption: "aes-256-cbc", digest: "sha256" }).der);
     });
+    const decide = (c: string): ChallengeDecision => (c === CHALLENGE ? { ok: true, profileId: null, enrollmentId: null } : { ok: false, reason: "wrong challenge" });
     const scep = new ScepIssuance({
       store,
       ca: () => ca,
       ra: () => ra,
       allowLegacyDes: false,
       identityValidityDays: 365,
-      redeemChallenge: async (c) => (c === CHALLENGE ? { ok: true, profileId: null, enrollmentId: null } : { ok: false, reason: "wrong challenge" }),
+      checkChallenge: async (c) => decide(c),
+      redeemChallenge: async (c) => decide(c),
       logger: pino({ level: "silent" }),
     });
     const issue = async (i: number) => {

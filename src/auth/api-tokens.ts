@@ -2,6 +2,7 @@
 // Tokens are 256-bit random values, so a fast hash is enough (no password stretching needed).
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Store } from "../store/db.ts";
+import { apiTokenByHash, countApiTokens, insertApiToken, listApiTokens, liveTokenIdByName, liveTokensByIdOrName, revokeApiToken, touchApiToken } from "../store/api-tokens.ts";
 
 export const ROLES = ["readonly", "operator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -64,10 +65,9 @@ export class ApiTokenService {
       revoked_at: null,
     };
     const taken = () => new ApiTokenError("name_taken", `a live token named "${name}" already exists: pick another name, or revoke that one first`);
-    const clash = await this.store.db.selectFrom("api_tokens").select("id").where("name", "=", name).where("revoked_at", "is", null).executeTakeFirst();
-    if (clash) throw taken();
+    if ((await liveTokenIdByName(this.store, name)) !== undefined) throw taken();
     try {
-      await this.store.db.insertInto("api_tokens").values(row).execute();
+      await insertApiToken(this.store, row);
     } catch (e) {
       // Another request (or replica) took the name between the check and the insert (api_tokens_live_name).
       if (/api_tokens_live_name|api_tokens\.name\b/.test((e as Error).message)) throw taken();
@@ -77,13 +77,11 @@ export class ApiTokenService {
   }
 
   async list(): Promise<ApiTokenInfo[]> {
-    const rows = await this.store.db.selectFrom("api_tokens").selectAll().orderBy("created_at").execute();
-    return rows.map(toInfo);
+    return (await listApiTokens(this.store)).map(toInfo);
   }
 
   async count(): Promise<number> {
-    const r = await this.store.db.selectFrom("api_tokens").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirst();
-    return Number(r?.n ?? 0);
+    return countApiTokens(this.store);
   }
 
   /**
@@ -92,34 +90,24 @@ export class ApiTokenService {
    * caller meant one.
    */
   async revoke(idOrName: string): Promise<{ id: string; name: string } | undefined> {
-    const matches = await this.store.db
-      .selectFrom("api_tokens")
-      .select(["id", "name"])
-      .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
-      .where("revoked_at", "is", null)
-      .execute();
+    const matches = await liveTokensByIdOrName(this.store, idOrName);
     if (matches.length > 1) {
       throw new ApiTokenError("ambiguous", `"${idOrName}" matches ${matches.length} live tokens (${matches.map((m) => m.id).join(", ")}): revoke one by its id`);
     }
     const [match] = matches;
     if (match === undefined) return undefined;
-    const r = await this.store.db.updateTable("api_tokens").set({ revoked_at: Date.now() }).where("id", "=", match.id).where("revoked_at", "is", null).executeTakeFirst();
-    // Zero when another revoke took it meanwhile: then this one revoked nothing.
-    return Number(r.numUpdatedRows) > 0 ? match : undefined;
+    // False when another revoke took it meanwhile: then this one revoked nothing.
+    return (await revokeApiToken(this.store, match.id, Date.now())) ? match : undefined;
   }
 
   async authenticate(token: string): Promise<Principal | undefined> {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
-    const row = await this.store.db
-      .selectFrom("api_tokens")
-      .select(["id", "name", "role", "revoked_at"])
-      .where("token_hash", "=", hashToken(token))
-      .executeTakeFirst();
+    const row = await apiTokenByHash(this.store, hashToken(token));
     if (!row || row.revoked_at !== null) return undefined;
     const now = Date.now();
     if (now - (this.lastTouched.get(row.id) ?? 0) > this.touchIntervalMs) {
       this.lastTouched.set(row.id, now);
-      await this.store.db.updateTable("api_tokens").set({ last_used_at: now }).where("id", "=", row.id).execute();
+      await touchApiToken(this.store, row.id, now);
     }
     return { tokenId: row.id, name: row.name, role: row.role };
   }

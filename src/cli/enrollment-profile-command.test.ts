@@ -39,7 +39,7 @@ describeEachDatabase("orchard enrollment-profile", (database) => {
     const server = await startServer({ ...loadConfig(serverEnv), httpsPort: 0, httpPort: 0, host: "127.0.0.1" }, { logger: createLogger("silent") });
     await server.stop();
     const store = await openStore(env.ORCHARD_DATABASE_URL!);
-    const recorded = await readServerSettings(store.db);
+    const recorded = await readServerSettings(store);
     await store.close();
     expect(recorded).toMatchObject({ publicUrl: "https://mdm.example.test:9443", httpsPort: server.httpsPort, httpPort: server.httpPort });
 

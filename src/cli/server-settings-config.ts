@@ -41,7 +41,7 @@ export async function storedServerSettings(config: OrchardConfig): Promise<Serve
   const store = await openStore(config.databaseUrl);
   try {
     await migrate(store);
-    return await readServerSettings(store.db);
+    return await readServerSettings(store);
   } finally {
     await store.close();
   }

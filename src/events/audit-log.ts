@@ -1,6 +1,7 @@
 // The audit log: every admin API call that changes something, with who, what, target, when and outcome.
 import { randomUUID } from "node:crypto";
 import type { Store } from "../store/db.ts";
+import { insertAuditEntry, listAuditEntries } from "../store/audit-log.ts";
 
 export interface AuditEntry {
   id: string;
@@ -26,31 +27,21 @@ export class AuditLog {
   constructor(private readonly store: Store) {}
 
   async record(e: { actor: string; action: string; target?: string | null; statusCode: number; detail?: string | null }): Promise<void> {
-    await this.store.db
-      .insertInto("audit_log")
-      .values({
-        id: randomUUID(),
-        at: Date.now(),
-        actor: e.actor,
-        action: e.action,
-        target: e.target ?? null,
-        outcome: e.statusCode < 400 ? "ok" : "error",
-        status_code: e.statusCode,
-        detail: e.detail ?? null,
-      })
-      .execute();
+    await insertAuditEntry(this.store, {
+      id: randomUUID(),
+      at: Date.now(),
+      actor: e.actor,
+      action: e.action,
+      target: e.target ?? null,
+      outcome: e.statusCode < 400 ? "ok" : "error",
+      status_code: e.statusCode,
+      detail: e.detail ?? null,
+    });
   }
 
   async list(q: AuditQuery): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
-    let query = this.store.db.selectFrom("audit_log").selectAll();
-    if (q.actor) query = query.where("actor", "=", q.actor);
-    if (q.action) query = query.where("action", "=", q.action);
-    if (q.target) query = query.where("target", "=", q.target);
-    if (q.before) {
-      const ref = await this.store.db.selectFrom("audit_log").select(["at", "id"]).where("id", "=", q.before).executeTakeFirst();
-      if (ref) query = query.where((eb) => eb.or([eb("at", "<", ref.at), eb.and([eb("at", "=", ref.at), eb("id", "<", ref.id)])]));
-    }
-    const rows = await query.orderBy("at", "desc").orderBy("id", "desc").limit(q.limit + 1).execute();
+    // One more than a page: its presence says whether there is a next page.
+    const rows = await listAuditEntries(this.store, { actor: q.actor, action: q.action, target: q.target }, q.limit + 1, q.before);
     const page = rows.slice(0, q.limit);
     return {
       entries: page.map((r) => ({

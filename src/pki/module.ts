@@ -17,7 +17,8 @@ export const pkiModule: OrchardModule = {
       ra: () => credentials.scepRa,
       allowLegacyDes: ctx.config.scepAllowLegacyDes,
       identityValidityDays: 365,
-      redeemChallenge: (c) => ctx.enrollmentProfiles.redeemChallenge(c),
+      checkChallenge: (c) => ctx.enrollmentProfiles.checkChallenge(c),
+      redeemChallenge: (c, tx) => ctx.enrollmentProfiles.redeemChallenge(c, tx),
       logger: ctx.logger,
     });
     return {

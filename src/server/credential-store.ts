@@ -5,13 +5,14 @@ import type { AppContext } from "../app-context.ts";
 import { parseCertificate } from "../pki/certificate.ts";
 import type { SigningIdentity } from "../pki/issue.ts";
 import { derToPem, pemBlocks } from "../pki/pem.ts";
+import { pkiCredential, savePkiCredential } from "../store/pki-credentials.ts";
 
 export type CredentialName = "ca" | "scep-ra" | "tls" | "profile-signing";
 
 const purpose = (name: CredentialName) => `pki-credential:${name}`;
 
 export async function loadCredential(ctx: Pick<AppContext, "store" | "secrets">, name: CredentialName): Promise<SigningIdentity | undefined> {
-  const row = await ctx.store.db.selectFrom("pki_credentials").selectAll().where("name", "=", name).executeTakeFirst();
+  const row = await pkiCredential(ctx.store, name);
   if (!row) return undefined;
   const keyDer = ctx.secrets.open(row.key_sealed, purpose(name));
   const certDer = pemBlocks(row.cert_pem)[0]?.der;
@@ -34,9 +35,5 @@ export async function saveCredential(ctx: Pick<AppContext, "store" | "secrets">,
     not_after: parseCertificate(identity.certDer).notAfter.getTime(),
     created_at: Date.now(),
   };
-  await ctx.store.db
-    .insertInto("pki_credentials")
-    .values(row)
-    .onConflict((oc) => onlyIfAbsent ? oc.column("name").doNothing() : oc.column("name").doUpdateSet({ cert_pem: row.cert_pem, chain_pem: row.chain_pem, key_sealed: row.key_sealed, not_after: row.not_after, created_at: row.created_at }))
-    .execute();
+  await savePkiCredential(ctx.store, row, onlyIfAbsent);
 }

@@ -14,6 +14,7 @@ import { derToPem } from "../pki/pem.ts";
 import { escapeDnValue } from "../pki/names.ts";
 import type { OrchardConfig } from "../config.ts";
 import { loadCredential, saveCredential, type CredentialName } from "./credential-store.ts";
+import { recordIssuedIfAbsent } from "../store/issued-certificates.ts";
 
 export interface ServerCredentials {
   ca: SigningIdentity;
@@ -119,9 +120,5 @@ const KIND: Record<Exclude<CredentialName, "ca">, "tls" | "scep-ra" | "profile-s
 /** Orchard's own certificates are recorded with the devices' ones: every certificate the CA issues is on file. */
 async function recordServerCertificate(ctx: Pick<AppContext, "store">, name: Exclude<CredentialName, "ca">, der: Uint8Array): Promise<void> {
   const c = parseCertificate(der);
-  await ctx.store.db
-    .insertInto("issued_certificates")
-    .values({ serial: c.serialNumberHex, kind: KIND[name], subject: subjectString(c), not_before: c.notBefore.getTime(), not_after: c.notAfter.getTime(), fingerprint: c.fingerprint, enrollment_id: null, enrollment_profile_id: null, revoked_at: null, created_at: Date.now() })
-    .onConflict((oc) => oc.doNothing())
-    .execute();
+  await recordIssuedIfAbsent(ctx.store, { serial: c.serialNumberHex, kind: KIND[name], subject: subjectString(c), not_before: c.notBefore.getTime(), not_after: c.notAfter.getTime(), fingerprint: c.fingerprint, enrollment_id: null, enrollment_profile_id: null, revoked_at: null, created_at: Date.now() });
 }

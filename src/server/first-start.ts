@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AppContext } from "../app-context.ts";
 import { PROFILE_DEFAULTS, ProfileError } from "../manage/enrollment-profiles/enrollment-profiles.ts";
+import { anyProfileEverMade } from "../store/enrollment-profiles.ts";
 
 export const ADMIN_TOKEN_FILE = "admin-token";
 
@@ -51,8 +52,7 @@ export const DEFAULT_PROFILE_NAME = "Default";
  * enrollment link printed at start works at once. Returns the link of a live profile, if any.
  */
 export async function enrollmentLink(ctx: AppContext): Promise<string | undefined> {
-  const any = await ctx.store.db.selectFrom("enrollment_profiles").select("id").limit(1).executeTakeFirst();
-  if (!any) {
+  if (!(await anyProfileEverMade(ctx.store))) {
     try {
       await ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: DEFAULT_PROFILE_NAME, description: "Created on first start" });
     } catch (e) {

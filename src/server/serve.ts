@@ -89,7 +89,7 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
     logger.info(`Server listening at http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${httpPort} (plain HTTP)`);
   }
   // For CLI commands run from another shell: enrollment profiles they build must point where this server listens.
-  await recordServerSettings(ctx.store.db, { publicUrl: config.publicUrl, httpsPort, httpPort: httpPort ?? null, dev: config.dev });
+  await recordServerSettings(ctx.store, { publicUrl: config.publicUrl, httpsPort, httpPort: httpPort ?? null, dev: config.dev });
 
   const beforeStop: Array<() => Promise<void>> = [];
   let stopping: Promise<void> | undefined;

@@ -76,3 +76,20 @@ export async function enrollmentsForTargeting(store: Executor, ids: string[]): P
   }
   return out;
 }
+
+export type RenewalSubject = Pick<EnrollmentRow, "id" | "status" | "enrollment_profile_id" | "serial_number" | "udid" | "device_name">;
+
+/** The device channel bound to this identity certificate, with what an identity renewal needs of it. */
+export async function deviceChannelBoundTo(store: Executor, fingerprint: string): Promise<RenewalSubject | undefined> {
+  return store.db
+    .selectFrom("enrollments")
+    .select(["id", "status", "enrollment_profile_id", "serial_number", "udid", "device_name"])
+    .where("cert_fingerprint", "=", fingerprint)
+    .where("channel", "=", "device")
+    .executeTakeFirst();
+}
+
+/** The device of a channel bound to this certificate, if any. */
+export async function deviceIdBoundTo(store: Executor, fingerprint: string): Promise<string | undefined> {
+  return (await store.db.selectFrom("enrollments").select("device_id").where("cert_fingerprint", "=", fingerprint).executeTakeFirst())?.device_id;
+}

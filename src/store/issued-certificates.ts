@@ -9,6 +9,11 @@ export async function recordIssued(store: Executor, row: IssuedCertificateRow): 
   await store.db.insertInto("issued_certificates").values(row).execute();
 }
 
+/** Records a certificate unless one with its serial is on file already (a restart re-records its own). */
+export async function recordIssuedIfAbsent(store: Executor, row: IssuedCertificateRow): Promise<void> {
+  await store.db.insertInto("issued_certificates").values(row).onConflict((oc) => oc.doNothing()).execute();
+}
+
 export async function issuedByFingerprint(store: Executor, fingerprint: string): Promise<IssuedCertificateRow | undefined> {
   return issuedByFingerprintQuery(store.db, fingerprint).executeTakeFirst();
 }

@@ -14,7 +14,8 @@ import { otherDevicesBoundToQuery, updateDeviceChannelsQuery } from "./enrollmen
 import { identitiesExpiringBeforeQuery, issuedByFingerprintQuery } from "./issued-certificates.ts";
 import { claimableJobsQuery } from "./jobs.ts";
 import { dueRetriesQuery } from "./push-state.ts";
-import { linkTokenQuery, oneTimeChallengeQuery, profileChallengeQuery } from "../manage/enrollment-profiles/enrollment-profiles.ts";
+import { linkTokenQuery, profileChallengeQuery } from "./enrollment-profiles.ts";
+import { oneTimeChallengeQuery } from "./scep-challenges.ts";
 
 describeEachDatabase("query plans of hot queries", (database) => {
   let store: Store & { cleanup(): Promise<void> };

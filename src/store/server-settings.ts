@@ -1,7 +1,6 @@
 // The settings a running `orchard serve` recorded about itself (server_settings, one row per key), for
 // commands run elsewhere that must build what devices will use with the server's values, not their own.
-import type { Kysely } from "kysely";
-import type { Database } from "./schema.ts";
+import type { Executor } from "./db.ts";
 
 export interface ServerSettings {
   /** The base URL devices reach the server at (ORCHARD_PUBLIC_URL or its default). */
@@ -19,14 +18,14 @@ export interface ServerSettings {
 const KEYS = { publicUrl: "public_url", httpsPort: "https_port", httpPort: "http_port", dev: "dev" } as const;
 
 /** Records (replaces) the settings in one statement, so a reader never sees half of one start's values. */
-export async function recordServerSettings(db: Kysely<Database>, s: Omit<ServerSettings, "recordedAt">, now = Date.now()): Promise<void> {
+export async function recordServerSettings(store: Executor, s: Omit<ServerSettings, "recordedAt">, now = Date.now()): Promise<void> {
   const rows = [
     { key: KEYS.publicUrl, value: s.publicUrl, updated_at: now },
     { key: KEYS.httpsPort, value: String(s.httpsPort), updated_at: now },
     { key: KEYS.httpPort, value: s.httpPort === null ? "" : String(s.httpPort), updated_at: now },
     { key: KEYS.dev, value: s.dev ? "true" : "false", updated_at: now },
   ];
-  await db
+  await store.db
     .insertInto("server_settings")
     .values(rows)
     .onConflict((oc) => oc.column("key").doUpdateSet((eb) => ({ value: eb.ref("excluded.value"), updated_at: eb.ref("excluded.updated_at") })))
@@ -34,8 +33,8 @@ export async function recordServerSettings(db: Kysely<Database>, s: Omit<ServerS
 }
 
 /** The recorded settings, or undefined when no server has recorded them in this database yet. */
-export async function readServerSettings(db: Kysely<Database>): Promise<ServerSettings | undefined> {
-  const rows = await db.selectFrom("server_settings").select(["key", "value", "updated_at"]).execute();
+export async function readServerSettings(store: Executor): Promise<ServerSettings | undefined> {
+  const rows = await store.db.selectFrom("server_settings").select(["key", "value", "updated_at"]).execute();
   const byKey = new Map(rows.map((r) => [r.key, r]));
   const url = byKey.get(KEYS.publicUrl);
   const https = byKey.get(KEYS.httpsPort);

@@ -3,17 +3,32 @@
 // or a download link. Each profile has a static SCEP challenge that lapses with its link; one-time challenges
 // are issued separately (and for identity renewal).
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import type { Store } from "../../store/db.ts";
+import type { Executor, Store } from "../../store/db.ts";
 import type { SecretBox } from "../../secrets/envelope.ts";
-import type { Database, EnrollmentProfilesTable } from "../../store/schema.ts";
-import type { Kysely, Selectable } from "kysely";
+import {
+  insertProfile,
+  listLiveProfiles,
+  liveProfileIdByName,
+  liveProfilesByIdOrName,
+  markProfileDeleted,
+  profileAccessRights,
+  profileByChallengeHash,
+  profileById,
+  profileByLinkTokenHash,
+  updateProfile,
+  type ProfileRow,
+} from "../../store/enrollment-profiles.ts";
+import { insertScepChallenge, scepChallengeByHash, spendScepChallenge } from "../../store/scep-challenges.ts";
 import { buildPlist } from "../../wire/plist.ts";
 import { buildEnrollmentProfile, payloadUuid, scepSubject } from "../../wire/enrollment-profile.ts";
 import { signProfile } from "../../pki/cms-signed-data.ts";
 import type { SigningIdentity } from "../../pki/issue.ts";
 import { subjectString, parseCertificate } from "../../pki/certificate.ts";
 
-export type ProfileRow = Selectable<EnrollmentProfilesTable>;
+export type { ProfileRow };
+
+/** What a SCEP challenge is good for: the profile and the device the certificate it yields will belong to. */
+export type ChallengeCheck = { ok: true; profileId: string | null; enrollmentId: string | null } | { ok: false; reason: string };
 
 export const SERVER_CAPABILITIES = ["com.apple.mdm.per-user-connections", "com.apple.mdm.bootstraptoken", "com.apple.mdm.token"] as const;
 export const PLACEHOLDER_TOPIC = "com.apple.mgmt.orchard.placeholder";
@@ -148,8 +163,8 @@ export interface ProfileView extends ProfileInput {
 export class EnrollmentProfileService {
   constructor(private readonly deps: ProfileDeps) {}
 
-  private get db() {
-    return this.deps.store.db;
+  private get store(): Store {
+    return this.deps.store;
   }
 
   async create(input: ProfileInput): Promise<ProfileView> {
@@ -177,10 +192,9 @@ export class EnrollmentProfileService {
   }
 
   private async insertUnique(row: ProfileRow): Promise<void> {
-    const clash = await this.db.selectFrom("enrollment_profiles").select("id").where("name", "=", row.name).where("deleted_at", "is", null).executeTakeFirst();
-    if (clash) throw new ProfileError(409, `an enrollment profile named "${row.name}" already exists`);
+    if ((await liveProfileIdByName(this.store, row.name)) !== undefined) throw new ProfileError(409, `an enrollment profile named "${row.name}" already exists`);
     try {
-      await this.db.insertInto("enrollment_profiles").values(row).execute();
+      await insertProfile(this.store, row);
     } catch (e) {
       // Another request (or replica) took the name between the check and the insert.
       if (/unique|duplicate/i.test((e as Error).message)) throw new ProfileError(409, `an enrollment profile named "${row.name}" already exists`);
@@ -189,7 +203,7 @@ export class EnrollmentProfileService {
   }
 
   async list(): Promise<ProfileView[]> {
-    const rows = await this.db.selectFrom("enrollment_profiles").selectAll().where("deleted_at", "is", null).orderBy("name").execute();
+    const rows = await listLiveProfiles(this.store);
     return Promise.all(rows.map((r) => this.view(r)));
   }
 
@@ -197,8 +211,8 @@ export class EnrollmentProfileService {
     return this.view(await this.row(id));
   }
 
-  async row(id: string): Promise<ProfileRow> {
-    const row = await this.db.selectFrom("enrollment_profiles").selectAll().where("id", "=", id).executeTakeFirst();
+  async row(id: string, ex: Executor = this.store): Promise<ProfileRow> {
+    const row = await profileById(ex, id);
     if (!row || row.deleted_at !== null) throw new ProfileError(404, `enrollment profile ${id} not found`);
     return row;
   }
@@ -208,12 +222,7 @@ export class EnrollmentProfileService {
    * A name that is also another profile's id is refused as ambiguous rather than guessed.
    */
   async rowByIdOrName(idOrName: string): Promise<ProfileRow> {
-    const rows = await this.db
-      .selectFrom("enrollment_profiles")
-      .selectAll()
-      .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
-      .where("deleted_at", "is", null)
-      .execute();
+    const rows = await liveProfilesByIdOrName(this.store, idOrName);
     if (rows.length > 1) throw new ProfileError(409, `"${idOrName}" is the id of one enrollment profile and the name of another: give the id (${rows.map((r) => r.id).join(" or ")})`);
     if (rows.length === 0) throw new ProfileError(404, `no enrollment profile with id or name "${idOrName}"`);
     return rows[0]!;
@@ -221,50 +230,63 @@ export class EnrollmentProfileService {
 
   /** A profile row even after deletion: devices enrolled through it still renew their identity with it. */
   async rowIncludingDeleted(id: string): Promise<ProfileRow | undefined> {
-    return this.db.selectFrom("enrollment_profiles").selectAll().where("id", "=", id).executeTakeFirst();
+    return profileById(this.store, id);
   }
 
   async update(id: string, patch: Partial<ProfileInput>): Promise<ProfileView> {
-    const row = await this.row(id);
-    const merged: ProfileInput = { ...fromColumns(row), ...patch };
-    validateProfileInput(merged);
-    if (merged.name !== row.name) {
-      const clash = await this.db.selectFrom("enrollment_profiles").select("id").where("name", "=", merged.name).where("deleted_at", "is", null).where("id", "!=", id).executeTakeFirst();
-      if (clash) throw new ProfileError(409, `an enrollment profile named "${merged.name}" already exists`);
-    }
-    const updated = { ...toColumns(merged), version: row.version + 1, updated_at: Date.now() };
-    await this.db.updateTable("enrollment_profiles").set(updated).where("id", "=", id).execute();
-    return this.view({ ...row, ...updated });
+    // One unit of work: the row read, the name check and the write.
+    const updatedRow = await this.store.transaction(async (tx) => {
+      const row = await this.row(id, tx);
+      const merged: ProfileInput = { ...fromColumns(row), ...patch };
+      validateProfileInput(merged);
+      if (merged.name !== row.name && (await liveProfileIdByName(tx, merged.name, id)) !== undefined) {
+        throw new ProfileError(409, `an enrollment profile named "${merged.name}" already exists`);
+      }
+      const updated = { ...toColumns(merged), version: row.version + 1, updated_at: Date.now() };
+      await updateProfile(tx, id, updated);
+      return { ...row, ...updated };
+    });
+    return this.view(updatedRow);
   }
 
   /** Deleting enrolls nothing new; devices already enrolled through the profile keep working. */
   async delete(id: string): Promise<void> {
-    await this.row(id);
-    await this.db.updateTable("enrollment_profiles").set({ deleted_at: Date.now() }).where("id", "=", id).execute();
+    await this.store.transaction(async (tx) => {
+      await this.row(id, tx);
+      await markProfileDeleted(tx, id, Date.now());
+    });
   }
 
   /** New link and static challenge, valid for another validityDays; the old ones stop working. */
   async renew(id: string): Promise<ProfileView> {
-    const row = await this.row(id);
+    const renewed = await this.store.transaction(async (tx) => {
+      const row = await this.row(id, tx);
+      const patch = this.freshSecrets(row.validity_days, row.version);
+      await updateProfile(tx, id, patch);
+      return { ...row, ...patch };
+    });
+    return this.view(renewed);
+  }
+
+  /** A new link and static challenge for a profile at `version`, lasting `validityDays` from now. */
+  private freshSecrets(validityDays: number, version: number) {
     const link = newSecret();
     const challenge = newSecret();
     const now = Date.now();
-    const patch = {
+    return {
       link_token_hash: sha256(link),
       link_token_sealed: this.deps.secrets.seal(link, PURPOSE_LINK),
       challenge_hash: sha256(challenge),
       challenge_sealed: this.deps.secrets.seal(challenge, PURPOSE_CHALLENGE),
-      expires_at: now + row.validity_days * 86_400_000,
-      version: row.version + 1,
+      expires_at: now + validityDays * 86_400_000,
+      version: version + 1,
       updated_at: now,
     };
-    await this.db.updateTable("enrollment_profiles").set(patch).where("id", "=", id).execute();
-    return this.view({ ...row, ...patch });
   }
 
   /** The profile a public download link points to; lapsed and deleted profiles give nothing. */
   async byLinkToken(token: string): Promise<ProfileRow> {
-    const row = await linkTokenQuery(this.db, sha256(token)).executeTakeFirst();
+    const row = await profileByLinkTokenHash(this.store, sha256(token));
     if (!row || row.deleted_at !== null) throw new ProfileError(404, "this enrollment link is not valid");
     if (row.expires_at <= Date.now()) throw new ProfileError(410, "this enrollment link has expired; ask your administrator for a new one");
     return row;
@@ -320,31 +342,44 @@ export class EnrollmentProfileService {
   }
 
   async accessRights(profileId: string): Promise<number | undefined> {
-    const r = await this.db.selectFrom("enrollment_profiles").select("access_rights").where("id", "=", profileId).executeTakeFirst();
-    return r?.access_rights;
+    return profileAccessRights(this.store, profileId);
   }
 
   /**
-   * Checks a SCEP challenge: a live profile's static challenge, or an unexpired one-time challenge (used up
-   * here, atomically, so a replay finds it spent).
+   * Checks a SCEP challenge without spending it: a live profile's static challenge, or an unexpired, unspent
+   * one-time challenge. Lets SCEP refuse early, before any work; `redeemChallenge` is what accepts it.
    */
-  async redeemChallenge(challenge: string): Promise<{ ok: true; profileId: string | null; enrollmentId: string | null } | { ok: false; reason: string }> {
+  async checkChallenge(challenge: string, ex: Executor = this.store): Promise<ChallengeCheck> {
+    const r = await this.challenge(challenge, ex);
+    return r.ok ? { ok: true, profileId: r.profileId, enrollmentId: r.enrollmentId } : r;
+  }
+
+  /**
+   * Checks a SCEP challenge and uses up a one-time challenge (atomically, so a replay finds it spent). Pass
+   * the transaction that records what the challenge was redeemed for, so that both happen or neither does.
+   */
+  async redeemChallenge(challenge: string, ex: Executor = this.store): Promise<ChallengeCheck> {
+    const r = await this.challenge(challenge, ex);
+    if (!r.ok) return r;
+    if (r.oneTimeId !== null && !(await spendScepChallenge(ex, r.oneTimeId, Date.now()))) return { ok: false, reason: "the challenge has already been used" };
+    return { ok: true, profileId: r.profileId, enrollmentId: r.enrollmentId };
+  }
+
+  private async challenge(challenge: string, ex: Executor): Promise<(ChallengeCheck & { ok: true; oneTimeId: string | null }) | { ok: false; reason: string }> {
     if (!challenge) return { ok: false, reason: "no challenge password in the request" };
     const hash = sha256(challenge);
     const now = Date.now();
-    const profile = await profileChallengeQuery(this.db, hash).executeTakeFirst();
+    const profile = await profileByChallengeHash(ex, hash);
     if (profile) {
       if (profile.deleted_at !== null) return { ok: false, reason: "the challenge belongs to a deleted enrollment profile" };
       if (profile.expires_at <= now) return { ok: false, reason: "the enrollment profile's challenge has lapsed" };
-      return { ok: true, profileId: profile.id, enrollmentId: null };
+      return { ok: true, profileId: profile.id, enrollmentId: null, oneTimeId: null };
     }
-    const one = await oneTimeChallengeQuery(this.db, hash).executeTakeFirst();
+    const one = await scepChallengeByHash(ex, hash);
     if (!one) return { ok: false, reason: "unknown challenge" };
     if (one.used_at !== null) return { ok: false, reason: "the challenge has already been used" };
     if (one.expires_at <= now) return { ok: false, reason: "the challenge has expired" };
-    const r = await this.db.updateTable("scep_challenges").set({ used_at: now }).where("id", "=", one.id).where("used_at", "is", null).executeTakeFirst();
-    if (Number(r.numUpdatedRows) !== 1) return { ok: false, reason: "the challenge has already been used" };
-    return { ok: true, profileId: one.enrollment_profile_id, enrollmentId: one.enrollment_id };
+    return { ok: true, profileId: one.enrollment_profile_id, enrollmentId: one.enrollment_id, oneTimeId: one.id };
   }
 
   /** A one-time SCEP challenge, optionally tied to a profile (enrollment) or a device (identity renewal). */
@@ -352,10 +387,7 @@ export class EnrollmentProfileService {
     const challenge = newSecret();
     const now = Date.now();
     const expiresAt = now + (opts.ttlMs ?? 3_600_000);
-    await this.db
-      .insertInto("scep_challenges")
-      .values({ id: randomUUID(), challenge_hash: sha256(challenge), enrollment_profile_id: opts.profileId ?? null, enrollment_id: opts.enrollmentId ?? null, expires_at: expiresAt, used_at: null, created_at: now })
-      .execute();
+    await insertScepChallenge(this.store, { id: randomUUID(), challenge_hash: sha256(challenge), enrollment_profile_id: opts.profileId ?? null, enrollment_id: opts.enrollmentId ?? null, expires_at: expiresAt, used_at: null, created_at: now });
     return { challenge, expiresAt: new Date(expiresAt).toISOString() };
   }
 
@@ -428,17 +460,4 @@ function fromColumns(r: ProfileRow): ProfileInput {
     keySize: r.key_size === 4096 ? 4096 : 2048,
     subjectTemplate: r.subject_template,
   };
-}
-
-// The lookups a device's enrollment makes, by hashed secret; exported so the query-plan test explains them.
-export function linkTokenQuery(db: Kysely<Database>, tokenHash: string) {
-  return db.selectFrom("enrollment_profiles").selectAll().where("link_token_hash", "=", tokenHash);
-}
-
-export function profileChallengeQuery(db: Kysely<Database>, challengeHash: string) {
-  return db.selectFrom("enrollment_profiles").select(["id", "expires_at", "deleted_at"]).where("challenge_hash", "=", challengeHash);
-}
-
-export function oneTimeChallengeQuery(db: Kysely<Database>, challengeHash: string) {
-  return db.selectFrom("scep_challenges").selectAll().where("challenge_hash", "=", challengeHash);
 }

@@ -6,6 +6,8 @@
 import type { Logger } from "pino";
 import type { Store } from "../../store/db.ts";
 import { identitiesExpiringBefore, type IssuedCursor } from "../../store/issued-certificates.ts";
+import { deviceChannelBoundTo, getEnrollment } from "../../store/enrollments.ts";
+import { hasOpenScepChallengeFor } from "../../store/scep-challenges.ts";
 import type { CommandService } from "../../mdm/commands.ts";
 import type { EnrollmentProfileService } from "./enrollment-profiles.ts";
 
@@ -36,15 +38,10 @@ export class IdentityRenewal {
       const last = certs[certs.length - 1]!;
       cursor = { notAfter: last.not_after, serial: last.serial };
       for (const cert of certs) {
-        const device = await this.store.db
-          .selectFrom("enrollments")
-          .select(["id", "status", "enrollment_profile_id", "serial_number", "udid", "device_name"])
-          .where("cert_fingerprint", "=", cert.fingerprint)
-          .where("channel", "=", "device")
-          .executeTakeFirst();
+        const device = await deviceChannelBoundTo(this.store, cert.fingerprint);
         if (!device || device.status !== "active") continue; // Not (or no longer) anyone's identity.
-        const pending = await this.hasPendingRenewal(device.id, now);
-        if (pending) continue; // A renewal is already on its way.
+        // An unspent challenge for the device: a renewal is already on its way.
+        if (await hasOpenScepChallengeFor(this.store, device.id, now)) continue;
         const queued = await this.queueRenewal(device);
         if (!queued.ok) {
           out.skipped.push({ enrollmentId: device.id, reason: queued.reason });
@@ -60,27 +57,12 @@ export class IdentityRenewal {
 
   /** Renews one device's identity now (an admin's request), whatever its certificate's expiry. */
   async renewEnrollment(enrollmentId: string): Promise<{ ok: true; commandUuid: string } | { ok: false; reason: string; status: 404 | 409 }> {
-    const device = await this.store.db
-      .selectFrom("enrollments")
-      .select(["id", "status", "channel", "enrollment_profile_id", "serial_number", "udid", "device_name"])
-      .where("id", "=", enrollmentId)
-      .executeTakeFirst();
+    const device = await getEnrollment(this.store, enrollmentId);
     if (!device) return { ok: false, status: 404, reason: `enrollment ${enrollmentId} not found` };
     if (device.channel !== "device") return { ok: false, status: 409, reason: "identities belong to the device channel; renew the device's enrollment" };
     if (device.status !== "active") return { ok: false, status: 409, reason: `enrollment ${enrollmentId} is not active (${device.status})` };
     const r = await this.queueRenewal(device);
     return r.ok ? r : { ...r, status: 409 };
-  }
-
-  private async hasPendingRenewal(deviceId: string, now: number): Promise<boolean> {
-    const pending = await this.store.db
-      .selectFrom("scep_challenges")
-      .select("id")
-      .where("enrollment_id", "=", deviceId)
-      .where("used_at", "is", null)
-      .where("expires_at", ">", now)
-      .executeTakeFirst();
-    return pending !== undefined;
   }
 
   private async queueRenewal(device: {
