@@ -37,6 +37,21 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 
 const listeners = new WeakMap<FastifyInstance, RequestListener>();
 
+/** A route as the server declared it: what role it needs (config.minRole), whether it is public. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  minRole?: "readonly" | "operator" | "admin";
+  public?: boolean;
+}
+
+const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
+
+/** Every route of an app built by buildHttpApp (the rule-per-route tests walk it). */
+export function routeTableOf(app: FastifyInstance): readonly RouteEntry[] {
+  return routeTables.get(app) ?? [];
+}
+
 /**
  * The timeouts of every listener serving the app (HTTPS here, plain HTTP in serve.ts). Keep-alive outlasts the
  * idle timeout of common load balancers (60 s), so a proxy never reuses a connection Orchard is closing (a 502);
@@ -88,6 +103,15 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
     },
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
   listeners.set(app, listener!);
+  const table: RouteEntry[] = [];
+  routeTables.set(app, table);
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) {
+      if (method === "HEAD") continue;
+      const cfg = route.config as { minRole?: RouteEntry["minRole"]; public?: boolean } | undefined;
+      table.push({ method, url: route.url, ...(cfg?.minRole ? { minRole: cfg.minRole } : {}), ...(cfg?.public ? { public: true } : {}) });
+    }
+  });
   app.addHook("preClose", (done) => {
     closing = true;
     done();
