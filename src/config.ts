@@ -42,6 +42,7 @@ export interface OrchardConfig {
   caCertFile: string | undefined;
   caKeyFile: string | undefined;
   userAuthenticate: "decline" | "empty-challenge";
+  maxUserChannelsPerDevice: number;
   resultRetentionDays: number;
   certCacheSize: number;
   memoryTrimSeconds: number;
@@ -186,6 +187,13 @@ export const SETTINGS = [
     description: "Answer to UserAuthenticate: decline (410) or empty-challenge (zero-length DigestChallenge)",
     parse: oneOf(["decline", "empty-challenge"] as const),
     fallback: () => "decline",
+  }),
+  setting({
+    key: "maxUserChannelsPerDevice",
+    env: "ORCHARD_MAX_USER_CHANNELS_PER_DEVICE",
+    description: "Most user channels (macOS users, Shared iPad users) one device may have; a TokenUpdate that would create one more is refused with 403",
+    parse: positiveInt,
+    fallback: () => 64,
   }),
   setting({
     key: "certCacheSize",

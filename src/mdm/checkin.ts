@@ -18,7 +18,7 @@ import type {
   TokenUpdateMessage,
   UserAuthenticateMessage,
 } from "../wire/checkin-message.ts";
-import { getEnrollment, insertEnrollment, updateDeviceChannels, updateEnrollment, type EnrollmentRow } from "../store/enrollments.ts";
+import { countUserChannelsForUpdate, getEnrollment, insertEnrollment, updateDeviceChannels, updateEnrollment, type EnrollmentRow } from "../store/enrollments.ts";
 import { platformOf, resolveChannel, type ChannelIdentity } from "./enrollment-id.ts";
 import type { IdentityBinding } from "./identity-binding.ts";
 import type { DeviceIdentity } from "./device-identity.ts";
@@ -45,6 +45,11 @@ export interface CheckinOptions {
   /** Handlers per TokenServiceType (e.g. com.apple.maid, com.apple.watch.pairing). */
   getToken: Map<string, GetTokenHandler>;
   returnToService?: ReturnToServiceHandler;
+  /**
+   * Most user channels (macOS users, Shared iPad users) one device may have: each is a row created by the device's
+   * own TokenUpdate, so without a bound one device could create any number of them.
+   */
+  maxUserChannels: number;
 }
 
 /** Which enrollment profile issued the certificate a device authenticates with, when Orchard knows. */
@@ -186,7 +191,15 @@ export class CheckinService {
       ...(userLongName !== undefined ? { user_long_name: userLongName } : {}),
     };
     if (!row) {
-      // A user channel's first TokenUpdate creates it: macOS user channels never send Authenticate.
+      // A user channel's first TokenUpdate creates it: macOS user channels never send Authenticate. Counted in
+      // this transaction, so the count is the one the insert below adds to.
+      const channels = await countUserChannelsForUpdate(tx, channel.deviceId);
+      if (channels >= this.options.maxUserChannels) {
+        return {
+          status: 403,
+          reason: `device ${channel.deviceId} already has ${channels} user channels, the most allowed (ORCHARD_MAX_USER_CHANNELS_PER_DEVICE=${this.options.maxUserChannels}): refusing a new one for ${channel.id}`,
+        };
+      }
       row = {
         ...emptyEnrollment(channel, now),
         platform: device.platform,
