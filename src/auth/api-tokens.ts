@@ -30,7 +30,7 @@ const TOKEN_PREFIX = "orch_";
 
 /** A token request that cannot be carried out as asked (a taken name, an ambiguous revoke): the caller's to fix. */
 export class ApiTokenError extends Error {
-  constructor(readonly reason: "name_taken" | "ambiguous", message: string) {
+  constructor(readonly reason: "name_taken" | "ambiguous" | "last_admin", message: string) {
     super(message);
     this.name = "ApiTokenError";
   }
@@ -89,23 +89,36 @@ export class ApiTokenService {
   /**
    * Revokes one live token by id or by name; returns the one revoked, or undefined when nothing live matched.
    * Refuses (ApiTokenError) when the words match more than one live token, rather than revoke several while the
-   * caller meant one.
+   * caller meant one. With `keepLastAdmin` (the API), also refuses to revoke the last live admin token: nobody could
+   * then manage tokens, profiles or certificates through the API. The CLI may: it works on the database and can
+   * always create another admin token.
    */
-  async revoke(idOrName: string): Promise<{ id: string; name: string } | undefined> {
-    const matches = await this.store.db
-      .selectFrom("api_tokens")
-      .select(["id", "name"])
-      .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
-      .where("revoked_at", "is", null)
-      .execute();
-    if (matches.length > 1) {
-      throw new ApiTokenError("ambiguous", `"${idOrName}" matches ${matches.length} live tokens (${matches.map((m) => m.id).join(", ")}): revoke one by its id`);
-    }
-    const [match] = matches;
-    if (match === undefined) return undefined;
-    const r = await this.store.db.updateTable("api_tokens").set({ revoked_at: Date.now() }).where("id", "=", match.id).where("revoked_at", "is", null).executeTakeFirst();
-    // Zero when another revoke took it meanwhile: then this one revoked nothing.
-    return Number(r.numUpdatedRows) > 0 ? match : undefined;
+  async revoke(idOrName: string, opts: { keepLastAdmin?: boolean } = {}): Promise<{ id: string; name: string } | undefined> {
+    return this.store.transaction(async (tx) => {
+      const matches = await tx.db
+        .selectFrom("api_tokens")
+        .select(["id", "name", "role"])
+        .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
+        .where("revoked_at", "is", null)
+        .execute();
+      if (matches.length > 1) {
+        throw new ApiTokenError("ambiguous", `"${idOrName}" matches ${matches.length} live tokens (${matches.map((m) => m.id).join(", ")}): revoke one by its id`);
+      }
+      const [match] = matches;
+      if (match === undefined) return undefined;
+      if (opts.keepLastAdmin && match.role === "admin") {
+        // Locked on PostgreSQL, so that two revokes of the last two admin tokens cannot both see the other one
+        // live; SQLite's single writer serialises them.
+        const live = tx.db.selectFrom("api_tokens").select("id").where("role", "=", "admin").where("revoked_at", "is", null);
+        const admins = await (tx.dialect === "postgres" ? live.forUpdate() : live).execute();
+        if (admins.every((a) => a.id === match.id)) {
+          throw new ApiTokenError("last_admin", `"${match.name}" is the last live admin token: revoking it would lock every admin out of the API; create another admin token first`);
+        }
+      }
+      const r = await tx.db.updateTable("api_tokens").set({ revoked_at: Date.now() }).where("id", "=", match.id).where("revoked_at", "is", null).executeTakeFirst();
+      // Zero when another revoke took it meanwhile: then this one revoked nothing.
+      return Number(r.numUpdatedRows) > 0 ? { id: match.id, name: match.name } : undefined;
+    });
   }
 
   async authenticate(token: string): Promise<Principal | undefined> {
