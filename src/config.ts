@@ -31,6 +31,7 @@ export interface OrchardConfig {
   logFormat: LogFormat;
   apiBodyLimit: number;
   mdmBodyLimit: number;
+  requestTimeoutSeconds: number;
   certHeader: string | undefined;
   dev: boolean;
   scepAllowLegacyDes: boolean;
@@ -42,6 +43,7 @@ export interface OrchardConfig {
   caCertFile: string | undefined;
   caKeyFile: string | undefined;
   userAuthenticate: "decline" | "empty-challenge";
+  maxUserChannelsPerDevice: number;
   resultRetentionDays: number;
   certCacheSize: number;
   memoryTrimSeconds: number;
@@ -178,6 +180,13 @@ export const SETTINGS = [
   }),
   setting({ key: "apiBodyLimit", env: "ORCHARD_API_BODY_LIMIT", description: "Largest admin API request body, bytes", parse: positiveInt, fallback: () => 1024 * 1024 }),
   setting({ key: "mdmBodyLimit", env: "ORCHARD_MDM_BODY_LIMIT", description: "Largest device request body, bytes", parse: positiveInt, fallback: () => 8 * 1024 * 1024 }),
+  setting({
+    key: "requestTimeoutSeconds",
+    env: "ORCHARD_REQUEST_TIMEOUT_SECONDS",
+    description: "Longest a client may take to send a request's headers and body (devices on slow cellular links send a few KB to a few MB), seconds; a slower or stalled client gets 408 and its connection closed",
+    parse: positiveInt,
+    fallback: () => 60,
+  }),
   setting({ key: "certHeader", env: "ORCHARD_CERT_HEADER", description: "Header in which a trusted TLS-terminating proxy forwards the device certificate", parse: optionalText, fallback: () => undefined }),
   setting({ key: "dev", env: "ORCHARD_DEV", description: "Development mode (allows plain http URLs to loopback)", parse: bool, fallback: () => false }),
   setting({ key: "scepAllowLegacyDes", env: "ORCHARD_SCEP_ALLOW_LEGACY_DES", description: "Accept single-DES SCEP envelopes from old clients", parse: bool, fallback: () => false }),
@@ -194,6 +203,13 @@ export const SETTINGS = [
     description: "Answer to UserAuthenticate: decline (410) or empty-challenge (zero-length DigestChallenge)",
     parse: oneOf(["decline", "empty-challenge"] as const),
     fallback: () => "decline",
+  }),
+  setting({
+    key: "maxUserChannelsPerDevice",
+    env: "ORCHARD_MAX_USER_CHANNELS_PER_DEVICE",
+    description: "Most user channels (macOS users, Shared iPad users) one device may have; a TokenUpdate that would create one more is refused with 403",
+    parse: positiveInt,
+    fallback: () => 64,
   }),
   setting({
     key: "certCacheSize",

@@ -2,7 +2,7 @@
 // Tokens are 256-bit random values, so a fast hash is enough (no password stretching needed).
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Store } from "../store/db.ts";
-import { apiTokenByHash, countApiTokens, insertApiToken, listApiTokens, liveTokenIdByName, liveTokensByIdOrName, revokeApiToken, touchApiToken } from "../store/api-tokens.ts";
+import { apiTokenByHash, countApiTokens, insertApiToken, listApiTokens, liveAdminTokenIdsForUpdate, liveTokenIdByName, liveTokensByIdOrName, revokeApiToken, touchApiToken } from "../store/api-tokens.ts";
 
 export const ROLES = ["readonly", "operator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -31,7 +31,7 @@ const TOKEN_PREFIX = "orch_";
 
 /** A token request that cannot be carried out as asked (a taken name, an ambiguous revoke): the caller's to fix. */
 export class ApiTokenError extends Error {
-  constructor(readonly reason: "name_taken" | "ambiguous", message: string) {
+  constructor(readonly reason: "name_taken" | "ambiguous" | "last_admin", message: string) {
     super(message);
     this.name = "ApiTokenError";
   }
@@ -87,17 +87,27 @@ export class ApiTokenService {
   /**
    * Revokes one live token by id or by name; returns the one revoked, or undefined when nothing live matched.
    * Refuses (ApiTokenError) when the words match more than one live token, rather than revoke several while the
-   * caller meant one.
+   * caller meant one. With `keepLastAdmin` (the API), also refuses to revoke the last live admin token: nobody could
+   * then manage tokens, profiles or certificates through the API. The CLI may: it works on the database and can
+   * always create another admin token.
    */
-  async revoke(idOrName: string): Promise<{ id: string; name: string } | undefined> {
-    const matches = await liveTokensByIdOrName(this.store, idOrName);
-    if (matches.length > 1) {
-      throw new ApiTokenError("ambiguous", `"${idOrName}" matches ${matches.length} live tokens (${matches.map((m) => m.id).join(", ")}): revoke one by its id`);
-    }
-    const [match] = matches;
-    if (match === undefined) return undefined;
-    // False when another revoke took it meanwhile: then this one revoked nothing.
-    return (await revokeApiToken(this.store, match.id, Date.now())) ? match : undefined;
+  async revoke(idOrName: string, opts: { keepLastAdmin?: boolean } = {}): Promise<{ id: string; name: string } | undefined> {
+    return this.store.transaction(async (tx) => {
+      const matches = await liveTokensByIdOrName(tx, idOrName);
+      if (matches.length > 1) {
+        throw new ApiTokenError("ambiguous", `"${idOrName}" matches ${matches.length} live tokens (${matches.map((m) => m.id).join(", ")}): revoke one by its id`);
+      }
+      const [match] = matches;
+      if (match === undefined) return undefined;
+      if (opts.keepLastAdmin && match.role === "admin") {
+        const admins = await liveAdminTokenIdsForUpdate(tx);
+        if (admins.every((id) => id === match.id)) {
+          throw new ApiTokenError("last_admin", `"${match.name}" is the last live admin token: revoking it would lock every admin out of the API; create another admin token first`);
+        }
+      }
+      // False when another revoke took it meanwhile: then this one revoked nothing.
+      return (await revokeApiToken(tx, match.id, Date.now())) ? { id: match.id, name: match.name } : undefined;
+    });
   }
 
   async authenticate(token: string): Promise<Principal | undefined> {

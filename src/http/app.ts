@@ -11,6 +11,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../app-context.ts";
+import type { OrchardConfig } from "../config.ts";
 import { handleError, errorBody } from "./errors.ts";
 import { installRequestMetrics, requestRecorder } from "./request-metrics.ts";
 import { requestLog } from "./request-log.ts";
@@ -54,12 +55,24 @@ export function routeTableOf(app: FastifyInstance): readonly RouteEntry[] {
 
 /**
  * The timeouts of every listener serving the app (HTTPS here, plain HTTP in serve.ts). Keep-alive outlasts the
- * idle timeout of common load balancers (60 s), so a proxy never reuses a connection Orchard is closing (a 502);
- * no whole-request timeout, as fastify, since device bodies are capped by size instead.
+ * idle timeout of common load balancers (60 s), so a proxy never reuses a connection Orchard is closing (a 502).
+ *
+ * A client has `requestTimeoutSeconds` to send its headers and its whole body, else 408 and the connection is
+ * closed: without a bound, one trickling a byte a second (or declaring a body and stalling) held a socket for
+ * ever. Node tracks this in the HTTP parser from the moment a connection is accepted (a client that connects and
+ * sends nothing is covered too) until the body's last byte, whoever reads the body (the device fast path reads
+ * it itself), and not while a handler works on a complete request or a keep-alive connection waits for the
+ * next one. No socket inactivity timeout: it would also cut a handler that is slow to answer.
  */
-export function configureListener<S extends HttpServer>(server: S): S {
+export function configureListener<S extends HttpServer>(server: S, limits: Pick<OrchardConfig, "requestTimeoutSeconds">): S {
+  const requestTimeoutMs = limits.requestTimeoutSeconds * 1000;
   server.keepAliveTimeout = 72_000;
-  server.requestTimeout = 0;
+  server.requestTimeout = requestTimeoutMs;
+  // Headers are part of the request: the same bound (node requires headersTimeout <= requestTimeout).
+  server.headersTimeout = requestTimeoutMs;
+  // How often node looks for requests past their bound (default 30 s, which would stretch a 60 s bound to 90 s).
+  // Read when the server starts listening, so setting it here, before listen, takes effect.
+  (server as S & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(5_000, Math.max(100, Math.floor(requestTimeoutMs / 10)));
   server.setTimeout(0);
   return server;
 }
@@ -99,7 +112,7 @@ export async function buildHttpApp(ctx: AppContext, options: HttpAppOptions = {}
       listener = (req, res) => {
         if (!fastPath(req, res)) fastifyHandler(req, res);
       };
-      return configureListener(options.https ? createHttpsServer(options.https, listener) : createHttpServer(listener));
+      return configureListener(options.https ? createHttpsServer(options.https, listener) : createHttpServer(listener), ctx.config);
     },
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
   listeners.set(app, listener!);

@@ -18,7 +18,7 @@ import type {
   TokenUpdateMessage,
   UserAuthenticateMessage,
 } from "../wire/checkin-message.ts";
-import { getEnrollment, insertEnrollment, updateDeviceChannels, updateEnrollment, type EnrollmentRow } from "../store/enrollments.ts";
+import { countUserChannelsForUpdate, getEnrollment, insertEnrollment, updateDeviceChannels, updateEnrollment, type EnrollmentRow } from "../store/enrollments.ts";
 import { platformOf, resolveChannel, type ChannelIdentity } from "./enrollment-id.ts";
 import type { IdentityBinding } from "./identity-binding.ts";
 import type { DeviceIdentity } from "./device-identity.ts";
@@ -45,6 +45,11 @@ export interface CheckinOptions {
   /** Handlers per TokenServiceType (e.g. com.apple.maid, com.apple.watch.pairing). */
   getToken: Map<string, GetTokenHandler>;
   returnToService?: ReturnToServiceHandler;
+  /**
+   * Most user channels (macOS users, Shared iPad users) one device may have: each is a row created by the device's
+   * own TokenUpdate, so without a bound one device could create any number of them.
+   */
+  maxUserChannels: number;
 }
 
 /** Which enrollment profile issued the certificate a device authenticates with, when Orchard knows. */
@@ -114,15 +119,15 @@ export class CheckinService {
     const existing = await getEnrollment(tx, channel.id);
     const profileId = (await this.profileOfCertificate(tx, identity.fingerprint)) ?? existing?.enrollment_profile_id ?? null;
     const facts = {
-      serial_number: msg.SerialNumber ?? existing?.serial_number ?? null,
-      model: msg.Model ?? existing?.model ?? null,
-      model_name: msg.ModelName ?? existing?.model_name ?? null,
-      product_name: msg.ProductName ?? existing?.product_name ?? null,
-      os_version: msg.OSVersion ?? existing?.os_version ?? null,
-      build_version: msg.BuildVersion ?? existing?.build_version ?? null,
-      device_name: msg.DeviceName ?? existing?.device_name ?? null,
-      imei: msg.IMEI ?? existing?.imei ?? null,
-      meid: msg.MEID ?? existing?.meid ?? null,
+      serial_number: given(msg.SerialNumber) ?? existing?.serial_number ?? null,
+      model: given(msg.Model) ?? existing?.model ?? null,
+      model_name: given(msg.ModelName) ?? existing?.model_name ?? null,
+      product_name: given(msg.ProductName) ?? existing?.product_name ?? null,
+      os_version: given(msg.OSVersion) ?? existing?.os_version ?? null,
+      build_version: given(msg.BuildVersion) ?? existing?.build_version ?? null,
+      device_name: given(msg.DeviceName) ?? existing?.device_name ?? null,
+      imei: given(msg.IMEI) ?? existing?.imei ?? null,
+      meid: given(msg.MEID) ?? existing?.meid ?? null,
     };
     const platform = platformOf(facts.product_name, facts.model) ?? existing?.platform ?? null;
     if (existing) {
@@ -134,7 +139,7 @@ export class CheckinService {
         status: "authenticated",
         cert_fingerprint: identity.fingerprint,
         enrollment_profile_id: profileId,
-        topic: msg.Topic ?? existing.topic,
+        topic: given(msg.Topic) ?? existing.topic,
         authenticated_at: now,
         checked_out_at: null,
         updated_at: now,
@@ -147,7 +152,7 @@ export class CheckinService {
         status: "authenticated",
         cert_fingerprint: identity.fingerprint,
         enrollment_profile_id: profileId,
-        topic: msg.Topic ?? null,
+        topic: given(msg.Topic) ?? null,
         authenticated_at: now,
       });
     }
@@ -167,20 +172,34 @@ export class CheckinService {
     const now = Date.now();
     const device = await getEnrollment(tx, channel.deviceId);
     if (!device || device.status === "checked_out") return { status: 401, reason: `device ${channel.deviceId} is not enrolled (Authenticate first)` };
+    // Token and PushMagic are what a push needs: empty ones would be stored and every push to them would fail.
+    if (msg.Token.length === 0) return { status: 400, reason: "TokenUpdate with an empty Token" };
+    if (given(msg.PushMagic) === undefined) return { status: 400, reason: "TokenUpdate with an empty PushMagic" };
     let row: EnrollmentRow | undefined = channel.channel === "device" ? device : await getEnrollment(tx, channel.id);
+    const topic = given(msg.Topic);
+    const userLongName = given(msg.UserLongName);
     const patch = {
-      topic: msg.Topic ?? row?.topic ?? device.topic,
+      topic: topic ?? row?.topic ?? device.topic,
       push_token: Buffer.from(msg.Token).toString("hex"),
       push_magic: msg.PushMagic,
       token_invalid_at: null,
       awaiting_configuration: msg.AwaitingConfiguration ? 1 : 0,
       not_on_console: msg.NotOnConsole ? 1 : 0,
       updated_at: now,
-      ...(msg.UnlockToken ? { unlock_token_sealed: this.secrets.seal(msg.UnlockToken, PURPOSE_UNLOCK) } : {}),
-      ...(msg.UserLongName !== undefined ? { user_long_name: msg.UserLongName } : {}),
+      // Devices send <data></data> when they have no unlock token: nothing escrowed, and a known one is kept.
+      ...(msg.UnlockToken !== undefined && msg.UnlockToken.length > 0 ? { unlock_token_sealed: this.secrets.seal(msg.UnlockToken, PURPOSE_UNLOCK) } : {}),
+      ...(userLongName !== undefined ? { user_long_name: userLongName } : {}),
     };
     if (!row) {
-      // A user channel's first TokenUpdate creates it: macOS user channels never send Authenticate.
+      // A user channel's first TokenUpdate creates it: macOS user channels never send Authenticate. Counted in
+      // this transaction, so the count is the one the insert below adds to.
+      const channels = await countUserChannelsForUpdate(tx, channel.deviceId);
+      if (channels >= this.options.maxUserChannels) {
+        return {
+          status: 403,
+          reason: `device ${channel.deviceId} already has ${channels} user channels, the most allowed (ORCHARD_MAX_USER_CHANNELS_PER_DEVICE=${this.options.maxUserChannels}): refusing a new one for ${channel.id}`,
+        };
+      }
       row = {
         ...emptyEnrollment(channel, now),
         platform: device.platform,
@@ -247,6 +266,14 @@ export class CheckinService {
     const row = await getEnrollment(this.store, enrollmentId);
     return row?.unlock_token_sealed ? new Uint8Array(this.secrets.open(row.unlock_token_sealed, PURPOSE_UNLOCK)) : undefined;
   }
+}
+
+/**
+ * A string value as a fact, or undefined when the device sent it empty: devices send <string></string> for what
+ * they do not have (IMEI and MEID on a Wi-Fi-only iPad), which means absent, and must not replace a known value.
+ */
+function given(s: string | undefined): string | undefined {
+  return s === undefined || s.trim() === "" ? undefined : s;
 }
 
 function emptyEnrollment(channel: ChannelIdentity, now: number): EnrollmentRow {

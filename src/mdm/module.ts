@@ -26,7 +26,7 @@ export const mdmModule: OrchardModule = {
     const trusted = [credentials.ca.certDer, ...(credentials.ca.chainDer ?? []), ...config.extraCaFiles.flatMap((f) => pemBlocks(readFileSync(f, "utf8")).map((b) => b.der))];
     const verifier = createDeviceCertificateVerifier(trusted, config.certCacheSize, (fp) => ctx.certificates.isRevoked(fp));
     const binding = new IdentityBinding(store, ctx.outbox, issuedFor);
-    const checkin = new CheckinService(store, ctx.secrets, ctx.outbox, binding, logger, { userAuthenticate: config.userAuthenticate, getToken: new Map() }, enrollmentProfileOfCertificate);
+    const checkin = new CheckinService(store, ctx.secrets, ctx.outbox, binding, logger, { userAuthenticate: config.userAuthenticate, getToken: new Map(), maxUserChannels: config.maxUserChannelsPerDevice }, enrollmentProfileOfCertificate);
     const connect = new ConnectService(store, ctx.outbox, binding, ctx.results);
     const commands = new CommandService(store, ctx.outbox, (id) => ctx.enrollmentProfiles.accessRights(id), (id) => checkin.unlockToken(id));
     ctx.mdm = { checkin, connect, commands, binding, verifier, enrollments: new EnrollmentQueries(store) };

@@ -80,7 +80,7 @@ export async function startServer(config: OrchardConfig, options: ServeOptions =
   let plain: Server | undefined;
   let httpPort: number | undefined;
   if (config.httpPort !== undefined) {
-    plain = configureListener(createServer(requestListenerOf(app)));
+    plain = configureListener(createServer(requestListenerOf(app)), config);
     await new Promise<void>((resolve, reject) => {
       plain!.once("error", reject);
       plain!.listen(config.httpPort, config.host, () => resolve());

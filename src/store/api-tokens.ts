@@ -1,6 +1,6 @@
 // Queries for admin API tokens (api_tokens): rows hold the token's SHA-256, never the token.
 import type { Selectable } from "kysely";
-import type { Executor } from "./db.ts";
+import type { Executor, Tx } from "./db.ts";
 import type { ApiTokensTable } from "./schema.ts";
 
 export type ApiTokenRow = Selectable<ApiTokensTable>;
@@ -25,16 +25,25 @@ export async function countApiTokens(store: Executor): Promise<number> {
 }
 
 /** Live tokens whose id or name is `idOrName`. */
-export async function liveTokensByIdOrName(store: Executor, idOrName: string): Promise<Array<{ id: string; name: string }>> {
+export async function liveTokensByIdOrName(store: Executor, idOrName: string): Promise<Array<{ id: string; name: string; role: ApiTokenRow["role"] }>> {
   return store.db
     .selectFrom("api_tokens")
-    .select(["id", "name"])
+    .select(["id", "name", "role"])
     .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
     .where("revoked_at", "is", null)
     .execute();
 }
 
 /** Revokes a token if it is still live; false when it was not (another revoke took it meanwhile). */
+/**
+ * Ids of the live admin tokens. In a transaction on PostgreSQL the rows are locked, so that two revokes of the
+ * last two admin tokens cannot both see the other one live (SQLite's single writer serialises them).
+ */
+export async function liveAdminTokenIdsForUpdate(tx: Tx): Promise<string[]> {
+  const live = tx.db.selectFrom("api_tokens").select("id").where("role", "=", "admin").where("revoked_at", "is", null);
+  return (await (tx.dialect === "postgres" ? live.forUpdate() : live).execute()).map((r) => r.id);
+}
+
 export async function revokeApiToken(store: Executor, id: string, now: number): Promise<boolean> {
   const r = await store.db.updateTable("api_tokens").set({ revoked_at: now }).where("id", "=", id).where("revoked_at", "is", null).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;

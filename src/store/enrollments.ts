@@ -1,6 +1,6 @@
 // Queries for enrollments (device and user channels).
 import type { Kysely, Selectable, Updateable } from "kysely";
-import type { Executor } from "./db.ts";
+import type { Executor, Tx } from "./db.ts";
 import type { Database, EnrollmentsTable } from "./schema.ts";
 
 export type EnrollmentRow = Selectable<EnrollmentsTable>;
@@ -27,6 +27,22 @@ export async function updateDeviceChannels(store: Executor, deviceId: string, pa
 /** Exported so the query-plan test explains the statement that runs. */
 export function updateDeviceChannelsQuery(db: Kysely<Database>, deviceId: string, patch: EnrollmentPatch) {
   return db.updateTable("enrollments").set(patch).where("device_id", "=", deviceId);
+}
+
+/**
+ * How many user channels (macOS users, Shared iPad users) a device has, whatever their status. On PostgreSQL the
+ * device's own row is locked first, so that two transactions creating channels for one device count one after
+ * the other (a limit checked against this count holds); SQLite's single writer already serialises them.
+ */
+export async function countUserChannelsForUpdate(tx: Tx, deviceId: string): Promise<number> {
+  if (tx.dialect === "postgres") await tx.db.selectFrom("enrollments").select("id").where("id", "=", deviceId).forUpdate().execute();
+  const r = await tx.db
+    .selectFrom("enrollments")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("device_id", "=", deviceId)
+    .where("channel", "!=", "device")
+    .executeTakeFirst();
+  return Number(r?.n ?? 0);
 }
 
 /** Device ids other than `deviceId` whose channels are bound to this certificate. */

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
 import { PROFILE_DEFAULTS, ProfileError, type ProfileInput } from "../../manage/enrollment-profiles/enrollment-profiles.ts";
 import { ApiError } from "../errors.ts";
+import { roleAllows, type Principal, type Role } from "../../auth/api-tokens.ts";
 import { authErrors } from "./schemas.ts";
 import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 import { enrollmentView } from "./enrollments-routes.ts";
@@ -60,10 +61,24 @@ const Profile = Type.Object({
   notDeliverableReason: Type.Union([Type.String(), Type.Null()]),
   expiresAt: Type.String({ format: "date-time" }),
   lapsed: Type.Boolean(),
-  links: Type.Object({ enroll: Type.String(), mobileconfig: Type.String() }),
+  links: Type.Object({
+    enroll: Type.Optional(Type.String({ description: "Public download link of the signed profile (it enrolls devices): shown to operator and admin tokens only" })),
+    mobileconfig: Type.String(),
+  }),
   createdAt: Type.String({ format: "date-time" }),
   updatedAt: Type.String({ format: "date-time" }),
 });
+
+/**
+ * Enrollment material (the public enroll link, the .mobileconfig with its SCEP challenge) enrolls devices, which
+ * is an operator's act: a readonly token sees a profile without its enroll link.
+ */
+const ENROLLMENT_MATERIAL_ROLE: Role = "operator";
+
+function forPrincipal<P extends { links: { enroll?: string; mobileconfig: string } }>(profile: P, principal: Principal | undefined): P {
+  if (principal && roleAllows(principal.role, ENROLLMENT_MATERIAL_ROLE)) return profile;
+  return { ...profile, links: { mobileconfig: profile.links.mobileconfig } };
+}
 
 function rethrow(e: unknown): never {
   if (e instanceof ProfileError) {
@@ -77,8 +92,8 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
   const profiles = ctx.enrollmentProfiles;
   const Id = Type.Object({ id: Type.String() });
   return async (app) => {
-    app.get("/enrollment-profiles", { schema: { tags: ["enrollment profiles"], summary: "List enrollment profiles", response: { 200: Type.Object({ profiles: Type.Array(Profile) }), ...authErrors } } }, async () => ({
-      profiles: await profiles.list(),
+    app.get("/enrollment-profiles", { schema: { tags: ["enrollment profiles"], summary: "List enrollment profiles", response: { 200: Type.Object({ profiles: Type.Array(Profile) }), ...authErrors } } }, async (req) => ({
+      profiles: (await profiles.list()).map((p) => forPrincipal(p, req.principal)),
     }));
 
     app.post(
@@ -91,7 +106,7 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
     );
 
     app.get("/enrollment-profiles/:id", { schema: { tags: ["enrollment profiles"], summary: "One enrollment profile", params: Id, response: { 200: Profile, ...authErrors, 404: Type.Ref("Error") } } }, async (req) =>
-      profiles.get(req.params.id).catch(rethrow),
+      forPrincipal(await profiles.get(req.params.id).catch(rethrow), req.principal),
     );
 
     app.patch(
@@ -118,9 +133,11 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
     app.get(
       "/enrollment-profiles/:id/mobileconfig",
       {
+        // The profile carries a usable SCEP challenge: whoever downloads it can enroll devices.
+        config: { minRole: ENROLLMENT_MATERIAL_ROLE },
         schema: {
           tags: ["enrollment profiles"],
-          summary: "Download the .mobileconfig (signed unless ?signed=false)",
+          summary: "Download the .mobileconfig (signed unless ?signed=false); needs the operator role, since it enrolls devices",
           params: Id,
           querystring: Type.Object({ signed: Type.Optional(Type.Boolean()) }),
           response: { 200: Type.Unknown(), ...authErrors, 404: Type.Ref("Error"), 410: Type.Ref("Error") },
@@ -164,7 +181,7 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
     app.post(
       "/scep/challenges",
       {
-        config: { auditAction: "scep_challenge.create" },
+        config: { minRole: ENROLLMENT_MATERIAL_ROLE, auditAction: "scep_challenge.create" },
         schema: {
           tags: ["enrollment profiles"],
           summary: "Create a one-time SCEP challenge",

@@ -18,7 +18,7 @@ const TokenInfo = Type.Object({
   revokedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
 });
 
-/** A taken name or an ambiguous revoke is the caller's to fix: 409 with the service's message. */
+/** A taken name, an ambiguous revoke or revoking the last admin token is the caller's to fix: 409 with the service's message. */
 async function conflictOnTokenError<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;
@@ -57,10 +57,10 @@ export function tokensRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       "/tokens/:id",
       {
         config: { minRole: "admin", auditAction: "token.revoke" },
-        schema: { tags: ["tokens"], summary: "Revoke an API token", params: Type.Object({ id: Type.String() }), response: { 204: Type.Null(), ...authErrors, 404: Type.Ref("Error"), 409: Type.Ref("Error") } },
+        schema: { tags: ["tokens"], summary: "Revoke an API token (not the last live admin token: 409)", params: Type.Object({ id: Type.String() }), response: { 204: Type.Null(), ...authErrors, 404: Type.Ref("Error"), 409: Type.Ref("Error") } },
       },
       async (req, reply) => {
-        if (!(await conflictOnTokenError(ctx.tokens.revoke(req.params.id)))) throw notFound(`active token ${req.params.id}`);
+        if (!(await conflictOnTokenError(ctx.tokens.revoke(req.params.id, { keepLastAdmin: true })))) throw notFound(`active token ${req.params.id}`);
         return reply.status(204).send(null);
       },
     );
