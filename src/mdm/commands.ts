@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Store } from "../store/db.ts";
 import type { Outbox } from "../events/outbox.ts";
-import { cancelPending, commandCounts, commandTargets, getCommand, insertCommand, type TargetState } from "../store/command-queue.ts";
+import { cancelOutstanding, commandCounts, type CancelOutcome, commandTargets, getCommand, insertCommand, type TargetState } from "../store/command-queue.ts";
 import { enrollmentsForTargeting } from "../store/enrollments.ts";
 import { buildPlist, parsePlist, PlistError, type PlistDict, type PlistValue } from "../wire/plist.ts";
 import { jsonDictToPlist, JsonToPlistError } from "../wire/json-to-plist.ts";
@@ -42,6 +42,7 @@ export type AccessRightsLookup = (enrollmentProfileId: string) => Promise<number
 export type UnlockTokenLookup = (enrollmentId: string) => Promise<Uint8Array | undefined>;
 
 export const MAX_TARGETS = 100_000;
+export { CANCEL_LIST_LIMIT } from "../store/command-queue.ts";
 const UUID_RE = /^[0-9A-Za-z._-]{1,100}$/;
 
 export class CommandService {
@@ -180,10 +181,14 @@ export class CommandService {
     };
   }
 
-  async cancel(uuid: string): Promise<number | undefined> {
+  /**
+   * Cancels the command for every target not yet sent it; with `force`, also for targets that were sent it and
+   * have not answered (they are not sent it again). Says per target why the command stays where it does.
+   */
+  async cancel(uuid: string, opts: { force?: boolean } = {}): Promise<CancelOutcome | undefined> {
     return this.store.transaction(async (tx) => {
       if (!(await getCommand(tx, uuid))) return undefined;
-      return cancelPending(tx, uuid, Date.now());
+      return cancelOutstanding(tx, uuid, Date.now(), opts.force ?? false);
     });
   }
 }

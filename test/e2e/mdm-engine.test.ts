@@ -211,10 +211,34 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     const expired = (await queue([d.udid], "ProfileList", {}, { expiresAt: new Date(Date.now() - 1000).toISOString() })).json();
     const cancelled = (await queue([d.udid], "CertificateList")).json();
     const del = await app.inject({ method: "DELETE", url: `/api/v1/commands/${cancelled.commandUuid}`, headers: auth });
-    expect(del.json()).toEqual({ cancelled: 1 });
+    expect(del.json()).toEqual({ cancelled: 1, notCancelled: [], notCancelledTotal: 0 });
     expect((await connect(d, { Status: "Idle" })).body).toBe("");
     expect((await app.inject({ url: `/api/v1/commands/${expired.commandUuid}`, headers: auth })).json().targets[0].status).toBe("expired");
     expect((await app.inject({ url: `/api/v1/commands/${cancelled.commandUuid}`, headers: auth })).json().targets[0].status).toBe("cancelled");
+  });
+
+  it("cancels a delivered command only when forced, says why per target, and stops resending it", async () => {
+    const [d, e] = [await newDevice(), await newDevice()];
+    await enroll(d);
+    await enroll(e);
+    const c = (await queue([d.udid, e.udid], "CertificateList")).json();
+    // d is handed the command and does not answer; e has not connected yet.
+    expect(commandOf((await connect(d, { Status: "Idle" })).body).uuid).toBe(c.commandUuid);
+    const del = await app.inject({ method: "DELETE", url: `/api/v1/commands/${c.commandUuid}`, headers: auth });
+    expect(del.statusCode).toBe(200);
+    expect(del.json()).toEqual({ cancelled: 1, notCancelled: [{ enrollmentId: d.udid, reason: expect.stringContaining("already delivered; the device has not answered yet") }], notCancelledTotal: 1 });
+    // Without force, the unanswered command is sent again at the next Idle (the device may not have received it).
+    expect(commandOf((await connect(d, { Status: "Idle" })).body).uuid).toBe(c.commandUuid);
+    expect((await connect(e, { Status: "Idle" })).body).toBe("");
+    expect((await app.inject({ method: "DELETE", url: `/api/v1/commands/${c.commandUuid}?force=maybe`, headers: auth })).statusCode).toBe(400);
+    const forced = await app.inject({ method: "DELETE", url: `/api/v1/commands/${c.commandUuid}?force=true`, headers: auth });
+    expect(forced.json()).toEqual({ cancelled: 1, notCancelled: [{ enrollmentId: e.udid, reason: "already finished (cancelled)" }], notCancelledTotal: 1 });
+    expect((await connect(d, { Status: "Idle" })).body).toBe("");
+    const status = (await app.inject({ url: `/api/v1/commands/${c.commandUuid}`, headers: auth })).json();
+    expect(status.counts).toMatchObject({ cancelled: 2, pending: 0 });
+    // A late answer from the device is taken as a duplicate, not an error, and does not revive the command.
+    expect((await connect(d, { Status: "Acknowledged", CommandUUID: c.commandUuid, CertificateList: [] })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/api/v1/commands/${c.commandUuid}`, headers: auth })).json().counts).toMatchObject({ cancelled: 2, acknowledged: 0 });
   });
 
   it("stops delivery after CheckOut and keeps the history", async () => {

@@ -2,10 +2,11 @@
 import { Type } from "typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
-import { CommandError, MAX_TARGETS, type QueueOptions } from "../../mdm/commands.ts";
+import { CANCEL_LIST_LIMIT, CommandError, MAX_TARGETS, type QueueOptions } from "../../mdm/commands.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
 import { commandRequestTypes } from "../../wire/schema/index.ts";
 import { authErrors } from "./schemas.ts";
+
 import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 
 const Queued = Type.Object({ commandUuid: Type.String(), requestType: Type.String(), targets: Type.Integer() });
@@ -142,14 +143,28 @@ export function commandsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         schema: {
           tags: ["commands"],
           summary: "Cancel a command for every target that has not been sent it yet",
+          description:
+            "Targets that were sent the command and have not answered keep it (the device may be executing it) and are listed in notCancelled " +
+            "with the reason, as are targets that already answered. force=true also drops the delivered, unanswered ones: they get the terminal " +
+            "result 'cancelled' and are not sent the command again (a late answer from the device is ignored).",
           params: Type.Object({ uuid: Type.String() }),
-          response: { 200: Type.Object({ cancelled: Type.Integer() }), ...authErrors, 404: Type.Ref("Error") },
+          querystring: Type.Object({ force: Type.Boolean({ default: false, description: "Also cancel for targets that were sent the command and have not answered" }) }),
+          response: {
+            200: Type.Object({
+              cancelled: Type.Integer(),
+              notCancelled: Type.Array(Type.Object({ enrollmentId: Type.String(), reason: Type.String() }), { description: `At most ${CANCEL_LIST_LIMIT} targets` }),
+              notCancelledTotal: Type.Integer(),
+            }),
+            ...authErrors,
+            400: Type.Ref("Error"),
+            404: Type.Ref("Error"),
+          },
         },
       },
       async (req) => {
-        const n = await ctx.mdm.commands.cancel(req.params.uuid);
-        if (n === undefined) throw notFound(`command ${req.params.uuid}`);
-        return { cancelled: n };
+        const outcome = await ctx.mdm.commands.cancel(req.params.uuid, { force: req.query.force });
+        if (outcome === undefined) throw notFound(`command ${req.params.uuid}`);
+        return outcome;
       },
     );
   };
