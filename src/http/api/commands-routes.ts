@@ -2,14 +2,23 @@
 import { Type } from "typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
-import { CANCEL_LIST_LIMIT, CommandError, MAX_TARGETS, type QueueOptions } from "../../mdm/commands.ts";
+import { CANCEL_LIST_LIMIT, CommandError, MAX_TARGETS, REFUSED_LIST_LIMIT, type QueueOptions } from "../../mdm/commands.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
 import { commandRequestTypes } from "../../wire/schema/index.ts";
 import { authErrors } from "./schemas.ts";
 
 import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 
-const Queued = Type.Object({ commandUuid: Type.String(), requestType: Type.String(), targets: Type.Integer() });
+const Queued = Type.Object({
+  commandUuid: Type.String(),
+  requestType: Type.String(),
+  targets: Type.Integer({ description: "How many targets the command was queued to" }),
+  refused: Type.Optional(
+    Type.Array(Type.Object({ enrollmentId: Type.String(), reason: Type.String() }), {
+      description: `With skipRefused: the targets the command was not queued to, and why (at most ${REFUSED_LIST_LIMIT})`,
+    }),
+  ),
+});
 const TargetStatus = Type.Union(
   ["pending", "acknowledged", "error", "commandformaterror", "notnow", "expired", "cancelled"].map((s) => Type.Literal(s)) as [ReturnType<typeof Type.Literal>],
 );
@@ -34,7 +43,16 @@ export const JsonCommandBody = Type.Object(
       Type.Object({}, { additionalProperties: true, description: "The command's keys besides RequestType, validated against Apple's schema for requestType (data as base64, dates as ISO 8601)" }),
     ),
     priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100, default: 0, description: "Higher is delivered first" })),
-    expiresAt: Type.Optional(Type.String({ format: "date-time", description: "After this, the command is no longer delivered" })),
+    expiresAt: Type.Optional(Type.String({ format: "date-time", description: "After this, the command is no longer delivered; must be in the future" })),
+    skipRefused: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          "When some targets may not receive the command (unknown, checked out, wrong platform or channel, missing supervision or access right, " +
+          "a key that does not exist for them), queue it to the others and list the refused ones with reasons in the 201 answer, " +
+          "instead of refusing the whole batch (409/404)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -87,7 +105,7 @@ export function commandsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
             return reply.status(201).send(await ctx.mdm.commands.queueRaw(req.body, { targets, createdBy }));
           }
           const body = parseJsonCommand(req.body);
-          const opts: QueueOptions = { targets: body.targets, createdBy, priority: body.priority ?? 0, expiresAt: body.expiresAt ?? null };
+          const opts: QueueOptions = { targets: body.targets, createdBy, priority: body.priority ?? 0, expiresAt: body.expiresAt ?? null, skipRefused: body.skipRefused ?? false };
           return reply.status(201).send(await ctx.mdm.commands.queue(body.requestType, body.params, opts));
         } catch (e) {
           return toApiError(e);
@@ -176,6 +194,7 @@ interface JsonCommand {
   params: Record<string, unknown>;
   priority?: number;
   expiresAt?: number;
+  skipRefused?: boolean;
 }
 
 /** Checked by hand rather than by route schema: the same route also takes raw plists. */
@@ -203,5 +222,13 @@ function parseJsonCommand(body: unknown): JsonCommand {
     if (Number.isNaN(t)) throw badRequest("expiresAt must be an ISO 8601 date-time");
     expiresAt = t;
   }
-  return { targets: b.targets as string[], requestType: b.requestType, params: params as Record<string, unknown>, ...(priority !== undefined ? { priority } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) };
+  if (b.skipRefused !== undefined && typeof b.skipRefused !== "boolean") throw badRequest("skipRefused must be true or false");
+  return {
+    targets: b.targets as string[],
+    requestType: b.requestType,
+    params: params as Record<string, unknown>,
+    ...(priority !== undefined ? { priority } : {}),
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+    ...(b.skipRefused !== undefined ? { skipRefused: b.skipRefused } : {}),
+  };
 }

@@ -1,3 +1,4 @@
+import { editDistance, nearestName } from "./did-you-mean.ts";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -130,8 +131,29 @@ describe("validateAgainstSpec on Apple's specs", () => {
     const spec = commandRequestSpec("DeviceLock")!;
     expect(validateAgainstSpec({ Message: "hi", Mesage: "typo" }, spec, "Command")).toEqual([]);
     expect(messages(validateAgainstSpec({ Message: "hi", Mesage: "typo" }, spec, "Command", { reportUnknownKeys: true }))).toEqual([
-      "Command.Mesage: key is not in the schema",
+      'Command.Mesage: key is not in the schema (did you mean "Message"?)',
     ]);
+    // Far from every known key: no guess.
+    expect(messages(validateAgainstSpec({ Zebra: 1 }, spec, "Command", { reportUnknownKeys: true }))).toEqual(["Command.Zebra: key is not in the schema"]);
+  });
+
+  it("with a context, reports keys that exist in the schema but not for that platform or channel", () => {
+    const spec = commandRequestSpec("DeviceLock")!;
+    const value = { PIN: "123456", Message: "hi" };
+    expect(validateAgainstSpec(value, spec, "Command", { reportUnknownKeys: true, context: { platform: "macOS", channel: "device" } })).toEqual([]);
+    expect(messages(validateAgainstSpec(value, spec, "Command", { reportUnknownKeys: true, context: { platform: "iOS", channel: "device" } }))).toEqual([
+      "Command.PIN: key does not apply to iOS",
+    ]);
+    // Without reportUnknownKeys a context only decides which keys are required.
+    expect(validateAgainstSpec(value, spec, "Command", { context: { platform: "iOS", channel: "device" } })).toEqual([]);
+  });
+
+  it("suggests the nearest name within a typo's distance", () => {
+    expect(nearestName("OSVresion", ["OSVersion", "BuildVersion"])).toBe("OSVersion");
+    expect(nearestName("message", ["Message"])).toBe("Message");
+    expect(nearestName("Colour", ["Message"])).toBeUndefined();
+    expect(editDistance("ab", "ba")).toBe(1);
+    expect(editDistance("kitten", "sitting")).toBe(3);
   });
 
   it("checks data, date and format rules", () => {
