@@ -186,7 +186,7 @@ export class CommandService {
       }
       const kind = `${platform}|${row.channel}|${userEnrollment}|${sharedIPad}`;
       if (!keyProblems.has(kind)) {
-        const problems = validateCommandParams(requestType, params, { reportUnknownKeys: true, context: { platform, channel: row.channel, userEnrollment, sharedIPad } });
+        const problems = validateCommandParams(requestType, params, { reportUnknownKeys: true, reportInapplicableKeys: true, context: { platform, channel: row.channel, userEnrollment, sharedIPad } });
         keyProblems.set(kind, problems.length ? formatProblems(problems).replace(/\n/g, "; ") : undefined);
       }
       const problem = keyProblems.get(kind);

@@ -10,6 +10,7 @@ import {
   checkinSpec,
   commandRequestSpec,
   commandResponseSpec,
+  commandSchema,
   profilePayloadSpec,
   resolveSubkeys,
 } from "./spec-lookup.ts";
@@ -140,12 +141,20 @@ describe("validateAgainstSpec on Apple's specs", () => {
   it("with a context, reports keys that exist in the schema but not for that platform or channel", () => {
     const spec = commandRequestSpec("DeviceLock")!;
     const value = { PIN: "123456", Message: "hi" };
-    expect(validateAgainstSpec(value, spec, "Command", { reportUnknownKeys: true, context: { platform: "macOS", channel: "device" } })).toEqual([]);
-    expect(messages(validateAgainstSpec(value, spec, "Command", { reportUnknownKeys: true, context: { platform: "iOS", channel: "device" } }))).toEqual([
+    const strict = { reportUnknownKeys: true, reportInapplicableKeys: true };
+    expect(validateAgainstSpec(value, spec, "Command", { ...strict, context: { platform: "macOS", channel: "device" } })).toEqual([]);
+    expect(messages(validateAgainstSpec(value, spec, "Command", { ...strict, context: { platform: "iOS", channel: "device" } }))).toEqual([
       "Command.PIN: key does not apply to iOS",
     ]);
-    // Without reportUnknownKeys a context only decides which keys are required.
-    expect(validateAgainstSpec(value, spec, "Command", { context: { platform: "iOS", channel: "device" } })).toEqual([]);
+    // Otherwise a context only decides which keys are required.
+    expect(validateAgainstSpec(value, spec, "Command", { reportUnknownKeys: true, context: { platform: "iOS", channel: "device" } })).toEqual([]);
+    // A key's supportedOS names only what differs from what it inherits (Model: "visionOS n/a"): iOS inherits the command's.
+    const answers = resolveSubkeys(commandResponseSpec("DeviceInformation")!.find((k) => k.key === "QueryResponses")!)!;
+    const supportedOS = commandSchema("DeviceInformation")!.supportedOS;
+    expect(validateAgainstSpec({ Model: "iPhone15,2" }, answers, "QueryResponses", { ...strict, context: { platform: "iOS", channel: "device", supportedOS } })).toEqual([]);
+    expect(messages(validateAgainstSpec({ Model: "x" }, answers, "QueryResponses", { ...strict, context: { platform: "visionOS", channel: "device", supportedOS } }))).toEqual([
+      "QueryResponses.Model: key does not apply to visionOS",
+    ]);
   });
 
   it("suggests the nearest name within a typo's distance", () => {

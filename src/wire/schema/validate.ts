@@ -39,10 +39,14 @@ export interface ValidateOptions {
   readonly lenient?: boolean;
   /**
    * Also report keys the schema does not describe (with the nearest known key, "did you mean"), and misses of
-   * known-value lists (DeviceInformation queries). With a context, also keys that exist in the schema but not
-   * for that context (a macOS-only key sent to an iPhone).
+   * known-value lists (DeviceInformation queries).
    */
   readonly reportUnknownKeys?: boolean;
+  /**
+   * With a context: also report keys that exist in the schema but not for that context (a macOS-only key in a
+   * command for an iPhone). For what an admin sends; devices' own reports are not held to it.
+   */
+  readonly reportInapplicableKeys?: boolean;
   /** Stop after this many problems (default 100): a hostile value must not produce an unbounded report. */
   readonly maxProblems?: number;
   /**
@@ -182,12 +186,14 @@ class Validation {
   readonly problems: SpecProblem[] = [];
   private readonly lenient: boolean;
   private readonly reportUnknown: boolean;
+  private readonly reportInapplicable: boolean;
   private readonly max: number;
   private readonly context: ValidationContext | undefined;
 
   constructor(private readonly options: ValidateOptions) {
     this.lenient = options.lenient ?? false;
     this.reportUnknown = options.reportUnknownKeys ?? false;
+    this.reportInapplicable = (options.reportInapplicableKeys ?? false) && options.context !== undefined;
     this.max = Math.max(1, options.maxProblems ?? DEFAULT_MAX_PROBLEMS);
     this.context = options.context;
   }
@@ -252,6 +258,9 @@ class Validation {
       return;
     }
     const described = new Set<string>();
+    // A key may be listed once per platform variant: it is inapplicable only when no listing applies.
+    const inapplicable = new Set<string>();
+    const applicable = new Set<string>();
     let wildcard: KeySpec | undefined;
     for (const spec of keys) {
       if (spec.anyKey) {
@@ -268,11 +277,17 @@ class Validation {
         }
         continue;
       }
-      if (this.reportUnknown && this.context && !this.applies(childSupport)) {
-        this.add(childPath, "unsupported-key", `key does not apply to ${describeContext(this.context)}`);
-        continue;
+      if (this.reportInapplicable) {
+        if (!this.applies(childSupport)) {
+          inapplicable.add(spec.key);
+          continue;
+        }
+        applicable.add(spec.key);
       }
       this.check(child, spec, childPath, depth + 1, childSupport);
+    }
+    for (const key of inapplicable) {
+      if (!applicable.has(key)) this.add(join(path, key), "unsupported-key", `key does not apply to ${describeContext(this.context!)}`);
     }
     for (const key of Object.keys(value)) {
       if (described.has(key) || value[key] === undefined) continue;
