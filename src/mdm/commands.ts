@@ -11,6 +11,8 @@ import { jsonDictToPlist, JsonToPlistError } from "../wire/json-to-plist.ts";
 import { checkCommandAllowed, commandSchema, formatProblems, validateCommandParams, ALL_ACCESS_RIGHTS, type Platform } from "../wire/schema/index.ts";
 import { installProfilePayloadProblem } from "../wire/schema/install-profile-payload.ts";
 import { plistJsonReplacer } from "./connect.ts";
+import { commandBodyPurpose, sealsBody } from "./sealed-commands.ts";
+import type { SecretBox } from "../secrets/envelope.ts";
 
 export class CommandError extends Error {
   constructor(
@@ -60,6 +62,7 @@ export class CommandService {
   constructor(
     private readonly store: Store,
     private readonly outbox: Outbox,
+    private readonly secrets: SecretBox,
     private readonly accessRightsOf: AccessRightsLookup = async () => undefined,
     private readonly unlockTokenOf: UnlockTokenLookup = async () => undefined,
   ) {}
@@ -116,11 +119,15 @@ export class CommandService {
       if (targets.length === 0) throw new CommandError(409, `${requestType} cannot be sent to any of the targets: ${refused[0]!.reason}`, { refused: refused.slice(0, REFUSED_LIST_LIMIT) });
     }
 
-    const body = buildPlist({ CommandUUID: uuid, Command: { RequestType: requestType, ...params } });
+    const plist = buildPlist({ CommandUUID: uuid, Command: { RequestType: requestType, ...params } });
+    // A command that can carry secrets is stored sealed (sealed-commands.ts); the connect service opens it at delivery.
+    const sealed = sealsBody(requestType);
+    const body = sealed ? "" : plist;
+    const bodySealed = sealed ? this.secrets.seal(plist, commandBodyPurpose(uuid)) : null;
     try {
       // The command, its queue rows and the pushes it owes commit together (the outbox).
       await this.store.transaction(async (tx) => {
-        await insertCommand(tx, { uuid, requestType, body, priority: opts.priority ?? 0, expiresAt: opts.expiresAt ?? null, createdBy: opts.createdBy }, targets, now);
+        await insertCommand(tx, { uuid, requestType, body, bodySealed, priority: opts.priority ?? 0, expiresAt: opts.expiresAt ?? null, createdBy: opts.createdBy }, targets, now);
         await this.outbox.record(tx, "command.queued", { commandUuid: uuid, requestType, targets });
       });
     } catch (e) {

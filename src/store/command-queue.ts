@@ -9,7 +9,9 @@ import { hotPath } from "./hot-path.ts";
 export interface NewCommand {
   uuid: string;
   requestType: string;
+  /** The plist, or "" when bodySealed holds it. */
   body: string;
+  bodySealed?: Uint8Array | null;
   priority: number;
   expiresAt: number | null;
   createdBy: string;
@@ -25,6 +27,7 @@ export async function insertCommand(tx: Tx, cmd: NewCommand, targets: string[], 
         uuid: cmd.uuid,
         request_type: cmd.requestType,
         body: cmd.body,
+        body_sealed: cmd.bodySealed ?? null,
         priority: cmd.priority,
         expires_at: cmd.expiresAt,
         created_by: cmd.createdBy,
@@ -56,6 +59,8 @@ export interface Delivery {
   commandUuid: string;
   requestType: string;
   body: string;
+  /** Present for commands that carry secrets: the body to open (and `body` is empty). */
+  bodySealed: Uint8Array | null;
 }
 
 /**
@@ -68,7 +73,7 @@ export async function claimNext(store: Executor, enrollmentId: string, afterIdle
   for (let attempt = 0; attempt < 8; attempt++) {
     const row = await hp.nextCandidate(enrollmentId, afterIdle, now);
     if (!row) return undefined;
-    if (await hp.claim(enrollmentId, row.command_uuid, row.deliveries, now)) return { commandUuid: row.command_uuid, requestType: row.request_type, body: row.body };
+    if (await hp.claim(enrollmentId, row.command_uuid, row.deliveries, now)) return { commandUuid: row.command_uuid, requestType: row.request_type, body: row.body, bodySealed: row.body_sealed };
   }
   return undefined;
 }
