@@ -415,6 +415,23 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     expect(await problem(await queue([phone.udid], "ProfileList", {}, { skipRefused: "yes" }), 400)).toContain("skipRefused");
   });
 
+  it("skips, with the reason, a device whose identity renewal may not be sent, and renews the others", async () => {
+    const limited = (await app.inject({ method: "POST", url: "/api/v1/enrollment-profiles", headers: auth, payload: { name: `no-profiles-${database.dialect}`, accessRights: 1 | 16 } })).json();
+    const full = (await app.inject({ method: "POST", url: "/api/v1/enrollment-profiles", headers: auth, payload: { name: `renewable-${database.dialect}` } })).json();
+    const [stuck, ok] = [await newDevice(t.ctx.credentials.ca, limited.id), await newDevice(t.ctx.credentials.ca, full.id)];
+    await enroll(stuck);
+    await enroll(ok);
+    // Both identities expire within the renewal window.
+    for (const d of [stuck, ok]) {
+      await t.ctx.store.db.updateTable("issued_certificates").set({ not_after: Date.now() + 86_400_000 }).where("fingerprint", "=", parseCertificate(d.identity.certDer).fingerprint).execute();
+    }
+    const outcome = await t.ctx.identityRenewal.run();
+    expect(outcome.queued).toContain(ok.udid);
+    expect(outcome.skipped).toContainEqual({ enrollmentId: stuck.udid, reason: expect.stringMatching(/access right/) });
+    const delivered = parsePlist(Buffer.from((await connect(ok, { Status: "Idle" })).body)) as PlistDict;
+    expect((delivered.Command as PlistDict).RequestType).toBe("InstallProfile");
+  });
+
   it("serves device routes on the socket as fastify would: other methods, query strings, metrics, unexpected errors", async () => {
     const d = await newDevice();
     await enroll(d);
