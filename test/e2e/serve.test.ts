@@ -150,6 +150,11 @@ describeEachDatabase("orchard serve", (database) => {
     const pushRequest = await ctx.store.db.selectFrom("push_certificate_requests").select("key_sealed").executeTakeFirstOrThrow();
     secrets.push(["push private key", privatePart(createPrivateKey({ key: ctx.secrets.open(pushRequest.key_sealed, PUSH_REQUEST_KEY_PURPOSE), format: "der", type: "pkcs8" }))]);
 
+    // A webhook's signing secret (events no step of this test causes: nothing is sent).
+    const hook = await api("POST", "/webhooks", { url: "https://hooks.example.invalid/orchard", events: ["command.completed"] });
+    expect(hook.status).toBe(201);
+    secrets.push(["webhook secret", Buffer.from(hook.json.secret as string)]);
+
     // An enrollment profile: its link token and its SCEP challenge, and a one-time challenge.
     const profile = await api("POST", "/enrollment-profiles", { name: `at-rest-${database.dialect}` });
     expect(profile.status).toBe(201);
