@@ -413,6 +413,7 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     expect(commandOf((await connect(mac, { Status: "Idle" })).body)).toEqual({ uuid: skipped.json().commandUuid, requestType: "DeviceLock" });
     expect(await problem(await queue([phone.udid], "DeviceLock", { PIN: "123456" }, { skipRefused: true }), 409)).toContain("any of the targets");
     expect(await problem(await queue([phone.udid], "ProfileList", {}, { skipRefused: "yes" }), 400)).toContain("skipRefused");
+    expect(await problem(await queue([phone.udid], "ProfileList", {}, { skipRefuse: true }), 400)).toContain('unknown field: skipRefuse (did you mean "skipRefused"?)');
   });
 
   it("skips, with the reason, a device whose identity renewal may not be sent, and renews the others", async () => {

@@ -5,6 +5,7 @@ import type { AppContext } from "../../app-context.ts";
 import { CANCEL_LIST_LIMIT, CommandError, MAX_TARGETS, REFUSED_LIST_LIMIT, type QueueOptions } from "../../mdm/commands.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
 import { commandRequestTypes } from "../../wire/schema/index.ts";
+import { didYouMean } from "../../wire/schema/did-you-mean.ts";
 import { authErrors } from "./schemas.ts";
 
 import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
@@ -203,7 +204,7 @@ function parseJsonCommand(body: unknown): JsonCommand {
   const b = body as Record<string, unknown>;
   const known = new Set(Object.keys(JsonCommandBody.properties));
   const extra = Object.keys(b).filter((k) => !known.has(k));
-  if (extra.length) throw badRequest(`unknown field${extra.length > 1 ? "s" : ""}: ${extra.join(", ")}`);
+  if (extra.length) throw badRequest(`unknown field${extra.length > 1 ? "s" : ""}: ${extra.map((k) => `${k}${didYouMean(k, known)}`).join(", ")}`);
   if (!Array.isArray(b.targets) || !b.targets.every((t) => typeof t === "string" && t.length > 0 && t.length <= 200)) {
     throw badRequest("targets must be an array of enrollment ids");
   }
