@@ -13,7 +13,7 @@ describeEachDatabase("POST /api/v1/commands: document and hand validation", (dat
   beforeAll(async () => {
     t = await buildTestContext(database);
     app = await buildHttpApp(t.ctx);
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin")).token}` };
+    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
   });
   afterAll(async () => {
     await app.close();

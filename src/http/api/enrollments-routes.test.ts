@@ -25,7 +25,7 @@ describeEachDatabase("GET /api/v1/enrollments filters and cursors", (database) =
   beforeAll(async () => {
     t = await buildTestContext(database);
     app = await buildHttpApp(t.ctx);
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin")).token}` };
+    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
     for (const [id, platform] of [["E1", "iOS"], ["E2", "iPadOS"], ["E3", "macOS"], ["E4", "macOS"], ["E5", "tvOS"]] as const) await insertEnrollment(t.ctx.store, enrollment(id, platform));
   });
   afterAll(async () => {

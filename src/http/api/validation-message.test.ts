@@ -12,7 +12,7 @@ describeEachDatabase("validation messages", (database) => {
   beforeAll(async () => {
     t = await buildTestContext(database);
     app = await buildHttpApp(t.ctx);
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin")).token}` };
+    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
   });
   afterAll(async () => {
     await app.close();

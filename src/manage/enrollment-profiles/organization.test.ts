@@ -27,7 +27,7 @@ describeEachDatabase("the organisation's name", (database) => {
   beforeAll(async () => {
     t = await buildTestContext(database, { organization: ORGANIZATION });
     app = await buildHttpApp(t.ctx);
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin")).token}` };
+    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
   });
   afterAll(async () => {
     await app.close();
