@@ -60,10 +60,16 @@ export function installApiAuth(app: FastifyInstance, ctx: AppContext): void {
     }
   });
 
-  app.addHook("onResponse", async (req, reply) => {
+  // Before the response leaves (onSend, not onResponse): whoever sees the refusal can already find it in the log.
+  app.addHook("onSend", async (req, reply, payload) => {
+    await recordAttempt(req, reply.statusCode);
+    return payload;
+  });
+
+  async function recordAttempt(req: FastifyRequest, statusCode: number): Promise<void> {
     const action = req.routeOptions.config?.auditAction ?? `${req.method} ${req.routeOptions.url ?? req.url}`;
     try {
-      if (reply.statusCode === 401 && !req.principal) {
+      if (statusCode === 401 && !req.principal) {
         // A failed sign-in, on any route: who tried from where, with the token's first characters at most.
         const token = presentedToken(req);
         await ctx.audit.record(ctx.store, {
@@ -76,12 +82,12 @@ export function installApiAuth(app: FastifyInstance, ctx: AppContext): void {
         return;
       }
       if (!CHANGES.has(req.method) || !req.principal) return;
-      if (reply.statusCode < 400 && !HOOK_RECORDS_SUCCESS.has(action)) return;
-      await ctx.audit.record(ctx.store, { actor: tokenActor(req.principal.name), action, target: auditTarget(req), statusCode: reply.statusCode });
+      if (statusCode < 400 && !HOOK_RECORDS_SUCCESS.has(action)) return;
+      await ctx.audit.record(ctx.store, { actor: tokenActor(req.principal.name), action, target: auditTarget(req), statusCode });
     } catch (err) {
       req.log.error({ err }, "could not write audit record");
     }
-  });
+  }
 }
 
 function auditTarget(req: FastifyRequest): string | null {
