@@ -4,12 +4,15 @@
 import { randomUUID } from "node:crypto";
 import type { Store } from "../store/db.ts";
 import type { Outbox } from "../events/outbox.ts";
-import { cancelPending, commandCounts, commandTargets, getCommand, insertCommand, type TargetState } from "../store/command-queue.ts";
+import { cancelOutstanding, commandCounts, type CancelOutcome, commandTargets, getCommand, insertCommand, type TargetState } from "../store/command-queue.ts";
 import { enrollmentsForTargeting } from "../store/enrollments.ts";
 import { buildPlist, parsePlist, PlistError, type PlistDict, type PlistValue } from "../wire/plist.ts";
 import { jsonDictToPlist, JsonToPlistError } from "../wire/json-to-plist.ts";
 import { checkCommandAllowed, commandSchema, formatProblems, validateCommandParams, ALL_ACCESS_RIGHTS, type Platform } from "../wire/schema/index.ts";
 import { plistJsonReplacer } from "../wire/plist-json.ts";
+import { installProfilePayloadProblem } from "../wire/schema/install-profile-payload.ts";
+import { commandBodyPurpose, sealsBody } from "./sealed-commands.ts";
+import type { SecretBox } from "../secrets/envelope.ts";
 
 export class CommandError extends Error {
   constructor(
@@ -27,12 +30,21 @@ export interface QueueOptions {
   /** Epoch ms after which the command is no longer delivered. */
   expiresAt?: number | null;
   createdBy: string;
+  /** Queue to the targets that may receive the command and list the others, instead of refusing the batch. */
+  skipRefused?: boolean;
+}
+
+export interface Refusal {
+  enrollmentId: string;
+  reason: string;
 }
 
 export interface QueuedCommand {
   commandUuid: string;
   requestType: string;
   targets: number;
+  /** With skipRefused: the targets not queued, and why (at most REFUSED_LIST_LIMIT). */
+  refused?: Refusal[];
 }
 
 /** The AccessRights an enrollment profile granted; undefined for devices enrolled without a known profile. */
@@ -42,12 +54,15 @@ export type AccessRightsLookup = (enrollmentProfileId: string) => Promise<number
 export type UnlockTokenLookup = (enrollmentId: string) => Promise<Uint8Array | undefined>;
 
 export const MAX_TARGETS = 100_000;
+export const REFUSED_LIST_LIMIT = 1000;
+export { CANCEL_LIST_LIMIT } from "../store/command-queue.ts";
 const UUID_RE = /^[0-9A-Za-z._-]{1,100}$/;
 
 export class CommandService {
   constructor(
     private readonly store: Store,
     private readonly outbox: Outbox,
+    private readonly secrets: SecretBox,
     private readonly accessRightsOf: AccessRightsLookup = async () => undefined,
     private readonly unlockTokenOf: UnlockTokenLookup = async () => undefined,
   ) {}
@@ -85,26 +100,43 @@ export class CommandService {
 
   private async queueBuilt(requestType: string, params: PlistDict, uuid: string, opts: QueueOptions): Promise<QueuedCommand> {
     if (requestType === "ClearPasscode" && params.UnlockToken === undefined) params = await this.withUnlockToken(params, opts.targets);
-    const problems = validateCommandParams(requestType, params);
+    // As strict as the top level: a misspelt key would otherwise be sent, ignored by the device, and look like success.
+    const problems = validateCommandParams(requestType, params, { reportUnknownKeys: true });
     if (problems.length) throw new CommandError(400, `invalid ${requestType} command: ${formatProblems(problems)}`, problems);
-    const targets = [...new Set(opts.targets)];
+    if (requestType === "InstallProfile" && params.Payload instanceof Uint8Array) {
+      const problem = installProfilePayloadProblem(params.Payload);
+      if (problem) throw new CommandError(400, `invalid InstallProfile command: ${problem}`);
+    }
+    const now = Date.now();
+    if (opts.expiresAt != null && opts.expiresAt <= now) throw new CommandError(400, `expiresAt ${new Date(opts.expiresAt).toISOString()} is in the past: the command would never be delivered`);
+    let targets = [...new Set(opts.targets)];
     if (targets.length === 0) throw new CommandError(400, "at least one target enrollment is required");
     if (targets.length > MAX_TARGETS) throw new CommandError(400, `at most ${MAX_TARGETS} targets per command`);
-    await this.checkTargets(requestType, targets);
+    const refused = await this.checkTargets(requestType, params, targets, opts.skipRefused ?? false);
+    if (refused.length) {
+      const out = new Set(refused.map((r) => r.enrollmentId));
+      targets = targets.filter((t) => !out.has(t));
+      if (targets.length === 0) throw new CommandError(409, `${requestType} cannot be sent to any of the targets: ${refused[0]!.reason}`, { refused: refused.slice(0, REFUSED_LIST_LIMIT) });
+    }
 
-    const body = buildPlist({ CommandUUID: uuid, Command: { RequestType: requestType, ...params } });
-    const now = Date.now();
+    const plist = buildPlist({ CommandUUID: uuid, Command: { RequestType: requestType, ...params } });
+    // A command that can carry secrets is stored sealed (sealed-commands.ts); the connect service opens it at delivery.
+    const sealed = sealsBody(requestType);
+    const body = sealed ? "" : plist;
+    const bodySealed = sealed ? this.secrets.seal(plist, commandBodyPurpose(uuid)) : null;
     try {
       // The command, its queue rows and the pushes it owes commit together (the outbox).
       await this.store.transaction(async (tx) => {
-        await insertCommand(tx, { uuid, requestType, body, priority: opts.priority ?? 0, expiresAt: opts.expiresAt ?? null, createdBy: opts.createdBy }, targets, now);
+        await insertCommand(tx, { uuid, requestType, body, bodySealed, priority: opts.priority ?? 0, expiresAt: opts.expiresAt ?? null, createdBy: opts.createdBy }, targets, now);
         await this.outbox.record(tx, "command.queued", { commandUuid: uuid, requestType, targets });
       });
     } catch (e) {
       if (/unique|duplicate/i.test((e as Error).message)) throw new CommandError(409, `a command with CommandUUID ${uuid} already exists`);
       throw e;
     }
-    return { commandUuid: uuid, requestType, targets: targets.length };
+    const queued: QueuedCommand = { commandUuid: uuid, requestType, targets: targets.length };
+    if (opts.skipRefused) queued.refused = refused.slice(0, REFUSED_LIST_LIMIT);
+    return queued;
   }
 
   /** ClearPasscode needs the device's own escrowed UnlockToken, so it goes to one device at a time. */
@@ -116,14 +148,21 @@ export class CommandService {
     return { ...params, UnlockToken: token };
   }
 
-  private async checkTargets(requestType: string, targets: string[]): Promise<void> {
+  /**
+   * What each target may not receive: unknown or checked-out enrollments, commands the schema does not allow it
+   * (platform, channel, supervision, access rights), and keys of the command that do not exist for it (a
+   * macOS-only key sent to an iPhone). Throws on the first kind of refusal unless `skipRefused`; returns the refusals.
+   */
+  private async checkTargets(requestType: string, params: PlistDict, targets: string[], skipRefused: boolean): Promise<Refusal[]> {
     const rows = await enrollmentsForTargeting(this.store, targets);
     const found = new Map(rows.map((r) => [r.id, r]));
     const unknown = targets.filter((t) => !found.has(t));
-    if (unknown.length) throw new CommandError(404, `unknown enrollment${unknown.length > 1 ? "s" : ""}: ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? ", …" : ""}`, { unknown: unknown.slice(0, 100) });
+    if (unknown.length && !skipRefused) throw new CommandError(404, `unknown enrollment${unknown.length > 1 ? "s" : ""}: ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? ", …" : ""}`, { unknown: unknown.slice(0, 100) });
 
-    const refusals: Array<{ enrollmentId: string; reason: string }> = [];
+    const refusals: Refusal[] = unknown.map((enrollmentId) => ({ enrollmentId, reason: "unknown enrollment" }));
     const rightsCache = new Map<string, number | undefined>();
+    // The keys' problems depend only on the kind of target: validate once per kind, not once per target.
+    const keyProblems = new Map<string, string | undefined>();
     for (const row of rows) {
       if (row.status === "checked_out") {
         refusals.push({ enrollmentId: row.id, reason: "the enrollment has checked out (the device removed its MDM profile)" });
@@ -136,22 +175,35 @@ export class CommandService {
         if (!rightsCache.has(row.enrollment_profile_id)) rightsCache.set(row.enrollment_profile_id, await this.accessRightsOf(row.enrollment_profile_id));
         rights = rightsCache.get(row.enrollment_profile_id) ?? ALL_ACCESS_RIGHTS;
       }
+      const userEnrollment = row.kind === "user-enrollment";
+      const sharedIPad = row.kind === "shared-ipad";
       const verdict = checkCommandAllowed(requestType, {
         platform,
         ...(row.os_version ? { osVersion: row.os_version } : {}),
         channel: row.channel,
         // Supervision is learnt from DeviceInformation; until then it is not held against a command.
         supervised: row.supervised === null ? true : row.supervised === 1,
-        userEnrollment: row.kind === "user-enrollment",
-        sharedIPad: row.kind === "shared-ipad",
+        userEnrollment,
+        sharedIPad,
         accessRights: rights,
       });
-      if (!verdict.ok) refusals.push({ enrollmentId: row.id, reason: verdict.reason });
+      if (!verdict.ok) {
+        refusals.push({ enrollmentId: row.id, reason: verdict.reason });
+        continue;
+      }
+      const kind = `${platform}|${row.channel}|${userEnrollment}|${sharedIPad}`;
+      if (!keyProblems.has(kind)) {
+        const problems = validateCommandParams(requestType, params, { reportUnknownKeys: true, reportInapplicableKeys: true, context: { platform, channel: row.channel, userEnrollment, sharedIPad } });
+        keyProblems.set(kind, problems.length ? formatProblems(problems).replace(/\n/g, "; ") : undefined);
+      }
+      const problem = keyProblems.get(kind);
+      if (problem) refusals.push({ enrollmentId: row.id, reason: problem });
     }
-    if (refusals.length) {
+    if (refusals.length && !skipRefused) {
       const first = refusals[0]!;
       throw new CommandError(409, `${requestType} cannot be sent to ${refusals.length === 1 ? first.enrollmentId : `${refusals.length} of the targets`}: ${first.reason}`, { refused: refusals.slice(0, 100) });
     }
+    return refusals;
   }
 
   /** A command, how many targets are in each state, and one page of targets (enrollment-id order). */
@@ -180,10 +232,14 @@ export class CommandService {
     };
   }
 
-  async cancel(uuid: string): Promise<number | undefined> {
+  /**
+   * Cancels the command for every target not yet sent it; with `force`, also for targets that were sent it and
+   * have not answered (they are not sent it again). Says per target why the command stays where it does.
+   */
+  async cancel(uuid: string, opts: { force?: boolean } = {}): Promise<CancelOutcome | undefined> {
     return this.store.transaction(async (tx) => {
       if (!(await getCommand(tx, uuid))) return undefined;
-      return cancelPending(tx, uuid, Date.now());
+      return cancelOutstanding(tx, uuid, Date.now(), opts.force ?? false);
     });
   }
 }

@@ -12,6 +12,8 @@ import { resolveChannel } from "./enrollment-id.ts";
 import type { IdentityBinding } from "./identity-binding.ts";
 import type { DeviceIdentity } from "./device-identity.ts";
 import type { MdmResponse } from "./checkin.ts";
+import type { SecretBox } from "../secrets/envelope.ts";
+import { commandBodyPurpose } from "./sealed-commands.ts";
 
 const RESULT_STATUS = { Acknowledged: "acknowledged", Error: "error", CommandFormatError: "commandformaterror" } as const;
 /**
@@ -26,6 +28,7 @@ export class ConnectService {
     private readonly outbox: Outbox,
     private readonly binding: IdentityBinding,
     private readonly results: ResultProcessors,
+    private readonly secrets: SecretBox,
   ) {}
 
   /** `parsed` is the report as the front end parsed it (result processors read it; nothing parses twice). */
@@ -52,7 +55,9 @@ export class ConnectService {
     if (gate.queued === false) return { status: 200 };
     const next = await claimNext(this.store, channel.id, idle, now);
     if (!next) return { status: 200 };
-    return { status: 200, contentType: "application/xml", body: next.body };
+    // Commands that carry secrets are stored sealed and opened only here, as they leave for the device.
+    const body = next.bodySealed ? this.secrets.openString(next.bodySealed, commandBodyPurpose(next.commandUuid)) : next.body;
+    return { status: 200, contentType: "application/xml", body };
   }
 
   private async notNow(enrollmentId: string, uuid: string, now: number): Promise<ReportOutcome> {

@@ -27,8 +27,8 @@ export const mdmModule: OrchardModule = {
     const verifier = createDeviceCertificateVerifier(trusted, config.certCacheSize, (fp) => ctx.certificates.isRevoked(fp));
     const binding = new IdentityBinding(store, ctx.outbox, issuedFor);
     const checkin = new CheckinService(store, ctx.secrets, ctx.outbox, binding, logger, { userAuthenticate: config.userAuthenticate, getToken: new Map(), maxUserChannels: config.maxUserChannelsPerDevice }, enrollmentProfileOfCertificate);
-    const connect = new ConnectService(store, ctx.outbox, binding, ctx.results);
-    const commands = new CommandService(store, ctx.outbox, (id) => ctx.enrollmentProfiles.accessRights(id), (id) => checkin.unlockToken(id));
+    const connect = new ConnectService(store, ctx.outbox, binding, ctx.results, ctx.secrets);
+    const commands = new CommandService(store, ctx.outbox, ctx.secrets, (id) => ctx.enrollmentProfiles.accessRights(id), (id) => checkin.unlockToken(id));
     ctx.mdm = { checkin, connect, commands, binding, verifier, enrollments: new EnrollmentQueries(store) };
     ctx.results.register("DeviceInformation", applyDeviceInformation);
 

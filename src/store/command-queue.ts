@@ -9,7 +9,9 @@ import { hotPath } from "./hot-path.ts";
 export interface NewCommand {
   uuid: string;
   requestType: string;
+  /** The plist, or "" when bodySealed holds it. */
   body: string;
+  bodySealed?: Uint8Array | null;
   priority: number;
   expiresAt: number | null;
   createdBy: string;
@@ -25,6 +27,7 @@ export async function insertCommand(tx: Tx, cmd: NewCommand, targets: string[], 
         uuid: cmd.uuid,
         request_type: cmd.requestType,
         body: cmd.body,
+        body_sealed: cmd.bodySealed ?? null,
         priority: cmd.priority,
         expires_at: cmd.expiresAt,
         created_by: cmd.createdBy,
@@ -56,6 +59,8 @@ export interface Delivery {
   commandUuid: string;
   requestType: string;
   body: string;
+  /** Present for commands that carry secrets: the body to open (and `body` is empty). */
+  bodySealed: Uint8Array | null;
 }
 
 /**
@@ -68,7 +73,7 @@ export async function claimNext(store: Executor, enrollmentId: string, afterIdle
   for (let attempt = 0; attempt < 8; attempt++) {
     const row = await hp.nextCandidate(enrollmentId, afterIdle, now);
     if (!row) return undefined;
-    if (await hp.claim(enrollmentId, row.command_uuid, row.deliveries, now)) return { commandUuid: row.command_uuid, requestType: row.request_type, body: row.body };
+    if (await hp.claim(enrollmentId, row.command_uuid, row.deliveries, now)) return { commandUuid: row.command_uuid, requestType: row.request_type, body: row.body, bodySealed: row.body_sealed };
   }
   return undefined;
 }
@@ -143,16 +148,44 @@ async function retire(
   }
 }
 
+export interface CancelOutcome {
+  cancelled: number;
+  /** Targets the command stays with (at most CANCEL_LIST_LIMIT): delivered and unanswered unless forced, or finished. */
+  notCancelled: Array<{ enrollmentId: string; reason: string }>;
+  /** How many targets the command stays with, listed or not. */
+  notCancelledTotal: number;
+}
+
+/** How many targets a cancel names; the rest are counted (a command may have 100,000 targets). */
+export const CANCEL_LIST_LIMIT = 1000;
+export const DELIVERED_REASON = "already delivered; the device has not answered yet (force=true drops it)";
+
+/**
+ * Cancels a command for the targets that have not been sent it yet. A delivered command the device has not
+ * answered stays (the device may be executing it) unless `force`: then its row moves to the terminal
+ * `cancelled` result, so it is not resent at the next Idle, and a late report from the device is a duplicate.
+ */
+export async function cancelOutstanding(tx: Tx, commandUuid: string, now: number, force: boolean): Promise<CancelOutcome> {
+  const rows = await tx.db.selectFrom("command_queue").select(["enrollment_id", "command_uuid", "status"]).where("command_uuid", "=", commandUuid).execute();
+  // Read the finished targets before this cancel adds its own results.
+  const finished = await tx.db
+    .selectFrom("command_results")
+    .select(["enrollment_id", "status"])
+    .where("command_uuid", "=", commandUuid)
+    .orderBy("enrollment_id")
+    .limit(CANCEL_LIST_LIMIT)
+    .execute();
+  const finishedTotal = finished.length < CANCEL_LIST_LIMIT ? finished.length : Number((await tx.db.selectFrom("command_results").select((eb) => eb.fn.countAll<number>().as("n")).where("command_uuid", "=", commandUuid).executeTakeFirst())?.n ?? 0);
+  const retired = rows.filter((r) => force || r.status !== "sent");
+  await retire(tx, retired, "cancelled", now);
+  const delivered = rows.filter((r) => !force && r.status === "sent").map((r) => ({ enrollmentId: r.enrollment_id, reason: DELIVERED_REASON }));
+  const done = finished.map((d) => ({ enrollmentId: d.enrollment_id, reason: `already finished (${d.status})` }));
+  return { cancelled: retired.length, notCancelled: [...delivered, ...done].slice(0, CANCEL_LIST_LIMIT), notCancelledTotal: delivered.length + finishedTotal };
+}
+
 /** Cancels a command for the targets that have not been sent it yet; returns how many were cancelled. */
 export async function cancelPending(tx: Tx, commandUuid: string, now: number): Promise<number> {
-  const rows = await tx.db
-    .selectFrom("command_queue")
-    .select(["enrollment_id", "command_uuid"])
-    .where("command_uuid", "=", commandUuid)
-    .where("status", "in", ["pending", "notnow"])
-    .execute();
-  await retire(tx, rows, "cancelled", now);
-  return rows.length;
+  return (await cancelOutstanding(tx, commandUuid, now, false)).cancelled;
 }
 
 /** Expires queue rows past their expiry, in batches; returns how many expired. */

@@ -29,6 +29,8 @@ export interface Candidate {
   deliveries: number;
   request_type: string;
   body: string;
+  /** Null for most commands; the sealed plist for commands that carry secrets. */
+  body_sealed: Uint8Array | null;
 }
 
 export interface HotPath {
@@ -80,7 +82,7 @@ export const HOT_PATH_SQL = {
     "SELECT e.status, e.cert_fingerprint, e.device_id, e.last_seen_at, EXISTS (SELECT 1 FROM command_queue q WHERE q.enrollment_id = e.id " +
     `AND q.status IN (${AFTER_IDLE}) AND (q.expires_at IS NULL OR q.expires_at > ?)) AS queued FROM enrollments e WHERE e.id = ?`,
   next: (statuses: string) =>
-    `SELECT q.command_uuid, q.deliveries, c.request_type, c.body FROM command_queue q JOIN commands c ON c.uuid = q.command_uuid ` +
+    `SELECT q.command_uuid, q.deliveries, c.request_type, c.body, c.body_sealed FROM command_queue q JOIN commands c ON c.uuid = q.command_uuid ` +
     `WHERE q.enrollment_id = ? AND q.status IN (${statuses}) AND (q.expires_at IS NULL OR q.expires_at > ?) ` +
     `ORDER BY q.priority DESC, q.queued_at, q.command_uuid LIMIT 1`,
   claim: `UPDATE command_queue SET status = '${SENT}', sent_at = ?, deliveries = deliveries + 1 WHERE enrollment_id = ? AND command_uuid = ? AND deliveries = ?`,

@@ -10,6 +10,7 @@ import * as m0005 from "./migrations/0005-command-target-index.ts";
 import * as m0006 from "./migrations/0006-notnow-at.ts";
 import * as m0007 from "./migrations/0007-server-settings.ts";
 import * as m0008 from "./migrations/0008-live-token-names.ts";
+import * as m0009 from "./migrations/0009-sealed-command-bodies.ts";
 
 export type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -26,6 +27,7 @@ export const CORE_MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   "0006-notnow-at": m0006,
   "0007-server-settings": m0007,
   "0008-live-token-names": m0008,
+  "0009-sealed-command-bodies": m0009,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -121,7 +121,10 @@ export interface EnrollmentsTable {
 export interface CommandsTable {
   uuid: string;
   request_type: string;
+  /** The command plist; empty when the command carries secrets and body_sealed holds it. */
   body: string;
+  /** The plist sealed by the secrets envelope (purpose "command.body:UUID"), for commands that carry secrets. */
+  body_sealed: Uint8Array | null;
   priority: number;
   expires_at: number | null;
   created_by: string;

@@ -208,13 +208,40 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
   it("does not deliver expired or cancelled commands", async () => {
     const d = await newDevice();
     await enroll(d);
-    const expired = (await queue([d.udid], "ProfileList", {}, { expiresAt: new Date(Date.now() - 1000).toISOString() })).json();
+    const expired = (await queue([d.udid], "ProfileList", {}, { expiresAt: new Date(Date.now() + 60_000).toISOString() })).json();
+    // Time passes: the command's expiry is now behind it (an expiresAt already past is refused when queuing).
+    await t.ctx.store.db.updateTable("command_queue").set({ expires_at: Date.now() - 1000 }).where("command_uuid", "=", expired.commandUuid).execute();
+    await t.ctx.store.db.updateTable("commands").set({ expires_at: Date.now() - 1000 }).where("uuid", "=", expired.commandUuid).execute();
     const cancelled = (await queue([d.udid], "CertificateList")).json();
     const del = await app.inject({ method: "DELETE", url: `/api/v1/commands/${cancelled.commandUuid}`, headers: auth });
-    expect(del.json()).toEqual({ cancelled: 1 });
+    expect(del.json()).toEqual({ cancelled: 1, notCancelled: [], notCancelledTotal: 0 });
     expect((await connect(d, { Status: "Idle" })).body).toBe("");
     expect((await app.inject({ url: `/api/v1/commands/${expired.commandUuid}`, headers: auth })).json().targets[0].status).toBe("expired");
     expect((await app.inject({ url: `/api/v1/commands/${cancelled.commandUuid}`, headers: auth })).json().targets[0].status).toBe("cancelled");
+  });
+
+  it("cancels a delivered command only when forced, says why per target, and stops resending it", async () => {
+    const [d, e] = [await newDevice(), await newDevice()];
+    await enroll(d);
+    await enroll(e);
+    const c = (await queue([d.udid, e.udid], "CertificateList")).json();
+    // d is handed the command and does not answer; e has not connected yet.
+    expect(commandOf((await connect(d, { Status: "Idle" })).body).uuid).toBe(c.commandUuid);
+    const del = await app.inject({ method: "DELETE", url: `/api/v1/commands/${c.commandUuid}`, headers: auth });
+    expect(del.statusCode).toBe(200);
+    expect(del.json()).toEqual({ cancelled: 1, notCancelled: [{ enrollmentId: d.udid, reason: expect.stringContaining("already delivered; the device has not answered yet") }], notCancelledTotal: 1 });
+    // Without force, the unanswered command is sent again at the next Idle (the device may not have received it).
+    expect(commandOf((await connect(d, { Status: "Idle" })).body).uuid).toBe(c.commandUuid);
+    expect((await connect(e, { Status: "Idle" })).body).toBe("");
+    expect((await app.inject({ method: "DELETE", url: `/api/v1/commands/${c.commandUuid}?force=maybe`, headers: auth })).statusCode).toBe(400);
+    const forced = await app.inject({ method: "DELETE", url: `/api/v1/commands/${c.commandUuid}?force=true`, headers: auth });
+    expect(forced.json()).toEqual({ cancelled: 1, notCancelled: [{ enrollmentId: e.udid, reason: "already finished (cancelled)" }], notCancelledTotal: 1 });
+    expect((await connect(d, { Status: "Idle" })).body).toBe("");
+    const status = (await app.inject({ url: `/api/v1/commands/${c.commandUuid}`, headers: auth })).json();
+    expect(status.counts).toMatchObject({ cancelled: 2, pending: 0 });
+    // A late answer from the device is taken as a duplicate, not an error, and does not revive the command.
+    expect((await connect(d, { Status: "Acknowledged", CommandUUID: c.commandUuid, CertificateList: [] })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/api/v1/commands/${c.commandUuid}`, headers: auth })).json().counts).toMatchObject({ cancelled: 2, acknowledged: 0 });
   });
 
   it("stops delivery after CheckOut and keeps the history", async () => {
@@ -350,6 +377,60 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     expect(unknown.statusCode).toBe(404);
     // Nothing was queued by any of these.
     expect((await connect(d, { Status: "Idle" })).body).toBe("");
+  });
+
+  it("checks command parameters as strictly as the top level, per target, and can skip refused targets", async () => {
+    const [phone, mac] = [await newDevice(), await newDevice()];
+    await enroll(phone);
+    await enroll(mac, { Model: "Mac14,2", ProductName: "Mac14,2", ModelName: "MacBook Air", OSVersion: "14.4" });
+    const problem = async (r: Awaited<ReturnType<typeof queue>>, status: number) => {
+      expect(r.statusCode).toBe(status);
+      return r.json().error.message as string;
+    };
+    // A misspelt key is named, with the key it resembles.
+    expect(await problem(await queue([phone.udid], "DeviceLock", { Mesage: "Call IT" }), 400)).toContain('Command.Mesage: key is not in the schema (did you mean "Message"?)');
+    // DeviceInformation queries are names Apple documents (also those documented only as answers).
+    expect(await problem(await queue([phone.udid], "DeviceInformation", { Queries: ["OSVersion", "SerailNumber"] }), 400)).toContain('"SerailNumber" is not a value the schema lists (did you mean "SerialNumber"?)');
+    expect((await queue([phone.udid], "DeviceInformation", { Queries: ["SerialNumber", "SIMMCC", "IsSupervised"] })).statusCode).toBe(201);
+    // InstallProfile's Payload must be a configuration profile (plain or signed).
+    const notProfile = Buffer.from(buildPlist({ Hello: "world" })).toString("base64");
+    expect(await problem(await queue([phone.udid], "InstallProfile", { Payload: notProfile }), 400)).toMatch(/Command\.Payload\.PayloadType: must be "Configuration"/);
+    expect(await problem(await queue([phone.udid], "InstallProfile", { Payload: Buffer.from("not a plist").toString("base64") }), 400)).toContain("not a configuration profile");
+    const profile = Buffer.from(buildPlist({ PayloadType: "Configuration", PayloadIdentifier: "com.example.p", PayloadUUID: randomUUID(), PayloadVersion: 1, PayloadDisplayName: "P", PayloadContent: [{ PayloadType: "com.apple.webClip.managed", PayloadIdentifier: "com.example.p.w", PayloadUUID: randomUUID(), PayloadVersion: 1, URL: "https://example.com", Label: "Ex" }] }));
+    expect((await queue([phone.udid], "InstallProfile", { Payload: profile.toString("base64") })).statusCode).toBe(201);
+    const signedProfile = signCms(profile, t.ctx.credentials.ca, { certificates: [t.ctx.credentials.ca.certDer] });
+    expect((await queue([phone.udid], "InstallProfile", { Payload: Buffer.from(signedProfile).toString("base64") })).statusCode).toBe(201);
+    // An expiry already past would never be delivered.
+    expect(await problem(await queue([phone.udid], "ProfileList", {}, { expiresAt: new Date(Date.now() - 1000).toISOString() }), 400)).toContain("in the past");
+    // DeviceLock's PIN exists on macOS only: refused for the iPhone, with the reason.
+    const lock = await queue([phone.udid, mac.udid], "DeviceLock", { PIN: "123456", Message: "Call IT" });
+    expect(await problem(lock, 409)).toContain("Command.PIN: key does not apply to iOS");
+    expect(lock.json().error.details.refused).toEqual([{ enrollmentId: phone.udid, reason: "Command.PIN: key does not apply to iOS" }]);
+    // skipRefused queues for the rest and lists the refused targets with their reasons.
+    const skipped = await queue([phone.udid, mac.udid, "nobody"], "DeviceLock", { PIN: "123456" }, { skipRefused: true });
+    expect(skipped.statusCode).toBe(201);
+    expect(skipped.json()).toMatchObject({ requestType: "DeviceLock", targets: 1, refused: expect.arrayContaining([{ enrollmentId: phone.udid, reason: "Command.PIN: key does not apply to iOS" }, { enrollmentId: "nobody", reason: "unknown enrollment" }]) });
+    expect(commandOf((await connect(mac, { Status: "Idle" })).body)).toEqual({ uuid: skipped.json().commandUuid, requestType: "DeviceLock" });
+    expect(await problem(await queue([phone.udid], "DeviceLock", { PIN: "123456" }, { skipRefused: true }), 409)).toContain("any of the targets");
+    expect(await problem(await queue([phone.udid], "ProfileList", {}, { skipRefused: "yes" }), 400)).toContain("skipRefused");
+    expect(await problem(await queue([phone.udid], "ProfileList", {}, { skipRefuse: true }), 400)).toContain('unknown field: skipRefuse (did you mean "skipRefused"?)');
+  });
+
+  it("skips, with the reason, a device whose identity renewal may not be sent, and renews the others", async () => {
+    const limited = (await app.inject({ method: "POST", url: "/api/v1/enrollment-profiles", headers: auth, payload: { name: `no-profiles-${database.dialect}`, accessRights: 1 | 16 } })).json();
+    const full = (await app.inject({ method: "POST", url: "/api/v1/enrollment-profiles", headers: auth, payload: { name: `renewable-${database.dialect}` } })).json();
+    const [stuck, ok] = [await newDevice(t.ctx.credentials.ca, limited.id), await newDevice(t.ctx.credentials.ca, full.id)];
+    await enroll(stuck);
+    await enroll(ok);
+    // Both identities expire within the renewal window.
+    for (const d of [stuck, ok]) {
+      await t.ctx.store.db.updateTable("issued_certificates").set({ not_after: Date.now() + 86_400_000 }).where("fingerprint", "=", parseCertificate(d.identity.certDer).fingerprint).execute();
+    }
+    const outcome = await t.ctx.identityRenewal.run();
+    expect(outcome.queued).toContain(ok.udid);
+    expect(outcome.skipped).toContainEqual({ enrollmentId: stuck.udid, reason: expect.stringMatching(/access right/) });
+    const delivered = parsePlist(Buffer.from((await connect(ok, { Status: "Idle" })).body)) as PlistDict;
+    expect((delivered.Command as PlistDict).RequestType).toBe("InstallProfile");
   });
 
   it("serves device routes on the socket as fastify would: other methods, query strings, metrics, unexpected errors", async () => {

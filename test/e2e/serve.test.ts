@@ -1,7 +1,8 @@
 // `orchard serve` for real: HTTPS with Orchard's CA, the admin token file, restarts, and no secret in
 // clear in the database or the logs.
 import { execFile } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { createPrivateKey, randomBytes, randomUUID, type KeyObject } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { request } from "node:https";
 import { Writable } from "node:stream";
 import { promisify } from "node:util";
@@ -10,7 +11,12 @@ import { loadConfig, type OrchardConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { startServer, type RunningServer } from "../../src/server/serve.ts";
 import { loadCredential } from "../../src/server/credential-store.ts";
-import { describeEachDatabase } from "../databases.ts";
+import { describeEachDatabase, TEST_PG_URL } from "../databases.ts";
+import { buildPlist, parsePlist, type PlistDict } from "../../src/wire/plist.ts";
+import { signCms } from "../../src/pki/cms-signed-data.ts";
+import { issueDeviceCertificate, type SigningIdentity } from "../../src/pki/issue.ts";
+import { generatePrivateKey } from "../../src/pki/keys.ts";
+import { parseCertificate } from "../../src/pki/certificate.ts";
 import { orchard } from "../cli.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,21 +36,71 @@ function get(port: number, path: string, ca: string, token?: string): Promise<{ 
   });
 }
 
+/** The purpose push-certificates.ts seals a CSR's key under (not exported there). */
+const PUSH_REQUEST_KEY_PURPOSE = "push-certificate-request.key";
+
+interface Device {
+  udid: string;
+  identity: SigningIdentity;
+}
+
+/** The private part of a key (RSA's private exponent, EC's scalar), which nothing but the key holds. */
+function privatePart(key: KeyObject): Buffer {
+  return Buffer.from(key.export({ format: "jwk" }).d!, "base64url").subarray(0, 32);
+}
+
+/** The SCEP challenge in a configuration profile (plain or signed: the signed content is the plist's bytes). */
+function challengeIn(profile: Uint8Array): Buffer {
+  const m = /<key>Challenge<\/key>\s*<string>([^<]+)<\/string>/.exec(Buffer.from(profile).toString("latin1"));
+  expect(m, "a SCEP challenge in the profile").not.toBeNull();
+  return Buffer.from(m![1]!);
+}
+
+/**
+ * The ways a secret shows in a database or a dump without being sealed: its bytes, hex (bytea), and base64 at
+ * each of the three alignments it can have inside a longer base64 text (a plist's <data>, a PEM), standard and URL-safe.
+ */
+function clearForms(secret: Buffer): Buffer[] {
+  const forms = [secret, Buffer.from(secret.toString("hex")), Buffer.from(secret.toString("hex").toUpperCase())];
+  for (let pad = 0; pad < 3; pad++) {
+    const b64 = Buffer.concat([Buffer.alloc(pad), secret]).toString("base64");
+    // Only the characters that depend on the secret's bits alone.
+    const core = b64.slice(Math.ceil((pad * 8) / 6), Math.floor(((pad + secret.length) * 8) / 6));
+    forms.push(Buffer.from(core), Buffer.from(core.replace(/\+/g, "-").replace(/\//g, "_")));
+  }
+  return forms;
+}
+
 describeEachDatabase("orchard serve", (database) => {
   let dataDir: string;
   let config: OrchardConfig;
   let server: RunningServer;
   let logs = "";
   let cleanupDb: () => Promise<void>;
+  let schema: string | undefined;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "orchard-serve-"));
     const fresh = await database.freshUrl();
     cleanupDb = fresh.cleanup;
+    schema = fresh.schema;
     config = { ...loadConfig({ ORCHARD_DATA_DIR: dataDir, ORCHARD_PUBLIC_URL: "https://localhost:8443" }), databaseUrl: fresh.url, httpsPort: 0, httpPort: 0, host: "127.0.0.1" };
     const sink = new Writable({ write(chunk, _enc, cb) { logs += chunk.toString(); cb(); } });
     server = await startServer(config, { logger: createLogger("debug", sink) });
   });
+  const deviceKey = generatePrivateKey({ type: "rsa", bits: 2048 });
+  /** A device identity from Orchard's CA, issued for an enrollment profile (as SCEP would record it). */
+  async function device(profileId: string): Promise<Device> {
+    const udid = randomUUID().toUpperCase();
+    const certDer = issueDeviceCertificate(server.ctx.credentials.ca, { subject: `CN=${udid}`, publicKey: await deviceKey });
+    const c = parseCertificate(certDer);
+    await server.ctx.store.db
+      .insertInto("issued_certificates")
+      .values({ serial: c.serialNumberHex, kind: "identity", subject: `CN=${udid}`, not_before: c.notBefore.getTime(), not_after: c.notAfter.getTime(), fingerprint: c.fingerprint, enrollment_id: null, enrollment_profile_id: profileId, revoked_at: null, created_at: Date.now() })
+      .execute();
+    return { udid, identity: { certDer, key: await deviceKey } };
+  }
+
   afterAll(async () => {
     await server?.stop();
     await cleanupDb();
@@ -74,31 +130,93 @@ describeEachDatabase("orchard serve", (database) => {
     expect(JSON.parse(ok.body).tokens[0].name).toBe("initial-admin");
   });
 
-  it("keeps private keys and API tokens out of the database in clear, and out of the logs", async () => {
+  it("keeps every secret it holds out of the database in clear (the whole SQLite file and WAL, a full pg_dump), and out of the logs", async () => {
+    const ctx = server.ctx;
     const token = readFileSync(server.adminTokenFile!, "utf8").trim();
-    const ca = await loadCredential(server.ctx, "ca");
-    const caKeyDer = Buffer.from(ca!.key.export({ format: "der", type: "pkcs8" }));
-    const caKeyPemBody = ca!.key.export({ format: "pem", type: "pkcs8" }).toString().split("\n")[1]!;
-    // Everything the database holds, as bytes.
+    const base = `http://127.0.0.1:${server.httpPort}`;
+    const api = async (method: string, path: string, body?: unknown) => {
+      const r = await fetch(`${base}/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+    };
+    const secrets: Array<[string, Buffer]> = [["API token", Buffer.from(token)]];
+
+    // Keys: the CA's, the SCEP RA's, the TLS server's, the profile signer's, and a push certificate's.
+    for (const name of ["ca", "scep-ra", "tls", "profile-signing"] as const) {
+      const cred = await loadCredential(ctx, name);
+      expect(cred, name).toBeDefined();
+      secrets.push([`${name} private key`, privatePart(cred!.key)]);
+    }
+    expect((await api("POST", "/push-certificates/csr", { subject: "CN=Orchard test push,O=Example" })).status).toBe(201);
+    const pushRequest = await ctx.store.db.selectFrom("push_certificate_requests").select("key_sealed").executeTakeFirstOrThrow();
+    secrets.push(["push private key", privatePart(createPrivateKey({ key: ctx.secrets.open(pushRequest.key_sealed, PUSH_REQUEST_KEY_PURPOSE), format: "der", type: "pkcs8" }))]);
+
+    // A webhook's signing secret (events no step of this test causes: nothing is sent).
+    const hook = await api("POST", "/webhooks", { url: "https://hooks.example.invalid/orchard", events: ["command.completed"] });
+    expect(hook.status).toBe(201);
+    secrets.push(["webhook secret", Buffer.from(hook.json.secret as string)]);
+
+    // An enrollment profile: its link token and its SCEP challenge, and a one-time challenge.
+    const profile = await api("POST", "/enrollment-profiles", { name: `at-rest-${database.dialect}` });
+    expect(profile.status).toBe(201);
+    const profileId = profile.json.id as string;
+    secrets.push(["enrollment link token", Buffer.from(/\/enroll\/([^/?#]+)$/.exec((profile.json.links as { enroll: string }).enroll)![1]!)]);
+    const row = await ctx.enrollmentProfiles.rowIncludingDeleted(profileId);
+    secrets.push(["enrollment profile's SCEP challenge", challengeIn(await ctx.enrollmentProfiles.mobileconfig(row!, { signed: false }))]);
+    secrets.push(["one-time SCEP challenge", Buffer.from((await ctx.enrollmentProfiles.createChallenge({ profileId }, "system:test")).challenge)]);
+
+    // Devices over the device routes: an iPhone escrows an UnlockToken, a Mac a bootstrap token.
+    const unlockToken = randomBytes(48);
+    const bootstrapToken = randomBytes(48);
+    secrets.push(["UnlockToken", unlockToken], ["bootstrap token", bootstrapToken]);
+    const phone = await device(profileId);
+    const mac = await device(profileId);
+    const put = async (d: Device, path: string, message: PlistDict) => {
+      const body = Buffer.from(buildPlist({ UDID: d.udid, ...message }));
+      const signature = Buffer.from(signCms(body, d.identity, { detached: true, digest: "sha256", certificates: [d.identity.certDer] })).toString("base64");
+      const r = await fetch(`${base}${path}`, { method: "PUT", headers: { "mdm-signature": signature, ...(path === "/mdm/checkin" ? { "content-type": "application/x-apple-aspen-mdm-checkin" } : {}) }, body });
+      expect(r.status, `${path} ${String(message.MessageType ?? message.Status)}`).toBe(200);
+      return Buffer.from(await r.arrayBuffer());
+    };
+    const facts = (model: string, os: string) => ({ Topic: "com.apple.mgmt.test", DeviceName: "At rest", Model: model, ProductName: model, OSVersion: os, BuildVersion: "21E219", SerialNumber: `SN${randomBytes(4).toString("hex")}` });
+    await put(phone, "/mdm/checkin", { MessageType: "Authenticate", ...facts("iPhone15,2", "17.4") });
+    await put(phone, "/mdm/checkin", { MessageType: "TokenUpdate", Topic: "com.apple.mgmt.test", Token: randomBytes(32), PushMagic: randomUUID(), UnlockToken: unlockToken });
+    await put(mac, "/mdm/checkin", { MessageType: "Authenticate", ...facts("Mac14,2", "14.4") });
+    await put(mac, "/mdm/checkin", { MessageType: "TokenUpdate", Topic: "com.apple.mgmt.test", Token: randomBytes(32), PushMagic: randomUUID() });
+    await put(mac, "/mdm/checkin", { MessageType: "SetBootstrapToken", Topic: "com.apple.mgmt.test", BootstrapToken: bootstrapToken });
+
+    // Commands that carry secrets: ClearPasscode (the escrowed UnlockToken) and an identity renewal (an
+    // InstallProfile whose profile holds a one-time SCEP challenge). The device is handed the renewal.
+    expect((await api("POST", "/commands", { targets: [phone.udid], requestType: "ClearPasscode" })).status).toBe(201);
+    const renewal = await ctx.identityRenewal.renewEnrollment(phone.udid, "system:test");
+    expect(renewal.ok).toBe(true);
+    const delivered = parsePlist(await put(phone, "/mdm/connect", { Status: "Idle" })) as PlistDict;
+    const command = delivered.Command as PlistDict;
+    expect(command.RequestType).toBe("InstallProfile");
+    secrets.push(["renewal profile's SCEP challenge", challengeIn(command.Payload as Uint8Array)]);
+    // The command view shows no body.
+    const view = await api("GET", `/commands/${delivered.CommandUUID as string}`);
+    expect(JSON.stringify(view.json)).not.toContain(Buffer.from(command.Payload as Uint8Array).toString("base64").slice(0, 40));
+
+    // Everything the database holds, as bytes: the SQLite file and its WAL as they are, or a full dump.
     let dump: Buffer;
     if (database.dialect === "sqlite") {
-      server.ctx.store.sqlite!.pragma("wal_checkpoint(TRUNCATE)");
-      dump = readFileSync(config.databaseUrl.slice("sqlite:".length));
+      const file = config.databaseUrl.slice("sqlite:".length);
+      dump = Buffer.concat([readFileSync(file), existsSync(`${file}-wal`) ? readFileSync(`${file}-wal`) : Buffer.alloc(0)]);
     } else {
-      const parts: Buffer[] = [];
-      for (const table of ["api_tokens", "pki_credentials", "audit_log"] as const) {
-        const rows = await server.ctx.store.db.selectFrom(table).selectAll().execute();
-        for (const row of rows) for (const v of Object.values(row)) parts.push(v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(String(v)));
-      }
-      dump = Buffer.concat(parts);
-      expect(dump.length).toBeGreaterThan(1000);
+      dump = (await run("pg_dump", [`--schema=${schema!}`, TEST_PG_URL!], { encoding: "buffer", maxBuffer: 256 * 1024 * 1024 })).stdout;
     }
-    expect(dump.includes(caKeyDer.subarray(0, 64))).toBe(false);
-    expect(dump.includes(Buffer.from(caKeyPemBody))).toBe(false);
-    expect(dump.includes(Buffer.from(token))).toBe(false);
+    expect(dump.length).toBeGreaterThan(10_000);
+    // Text forms are found across the line breaks plists and dumps put in base64 and escaped text.
+    const flat = Buffer.from(dump.toString("latin1").replace(/\\[ntr]|[\s]/g, ""), "latin1");
+    for (const [name, secret] of secrets) {
+      for (const form of clearForms(secret)) {
+        expect.soft(dump.includes(form) || flat.includes(form), `${name} is in the database in clear (as ${form.toString("latin1").slice(0, 20)}…)`).toBe(false);
+      }
+    }
     expect(logs.length).toBeGreaterThan(0);
-    expect(logs).not.toContain(token);
-    expect(logs).not.toContain(caKeyPemBody);
+    for (const [name, secret] of secrets) {
+      for (const form of clearForms(secret).filter((f) => f.toString("utf8") === f.toString("latin1"))) expect(logs.includes(form.toString("latin1")), `${name} is in the logs`).toBe(false);
+    }
   });
 
   it("applies no migration twice on restart and keeps its CA", async () => {

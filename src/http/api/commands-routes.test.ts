@@ -1,24 +1,19 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { describeEachDatabase } from "../../../test/databases.ts";
-import { buildTestContext, type TestContext } from "../../../test/context.ts";
+import type { TestContext } from "../../../test/context.ts";
+import { startApiApp, stopApiApp, type ApiApp } from "../../../test/api-app.ts";
 import { commandRequestTypes } from "../../wire/schema/index.ts";
-import { buildHttpApp } from "../app.ts";
 
 describeEachDatabase("POST /api/v1/commands: document and hand validation", (database) => {
   let t: TestContext;
   let app: FastifyInstance;
-  let auth: { authorization: string };
+  let auth: ApiApp["auth"];
 
   beforeAll(async () => {
-    t = await buildTestContext(database);
-    app = await buildHttpApp(t.ctx);
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
+    ({ t, app, auth } = await startApiApp(database));
   });
-  afterAll(async () => {
-    await app.close();
-    await t.cleanup();
-  });
+  afterAll(() => stopApiApp({ t, app }));
 
   it("the OpenAPI document shows the JSON body and the raw-plist alternative, one per Content-Type", async () => {
     const doc = (await app.inject("/api/v1/openapi.json")).json();

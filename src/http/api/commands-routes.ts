@@ -2,13 +2,24 @@
 import { Type } from "typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
-import { CommandError, MAX_TARGETS, type QueueOptions } from "../../mdm/commands.ts";
+import { CANCEL_LIST_LIMIT, CommandError, MAX_TARGETS, REFUSED_LIST_LIMIT, type QueueOptions } from "../../mdm/commands.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
 import { commandRequestTypes } from "../../wire/schema/index.ts";
+import { didYouMean } from "../../wire/schema/did-you-mean.ts";
 import { authErrors } from "./schemas.ts";
+
 import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 
-const Queued = Type.Object({ commandUuid: Type.String(), requestType: Type.String(), targets: Type.Integer() });
+const Queued = Type.Object({
+  commandUuid: Type.String(),
+  requestType: Type.String(),
+  targets: Type.Integer({ description: "How many targets the command was queued to" }),
+  refused: Type.Optional(
+    Type.Array(Type.Object({ enrollmentId: Type.String(), reason: Type.String() }), {
+      description: `With skipRefused: the targets the command was not queued to, and why (at most ${REFUSED_LIST_LIMIT})`,
+    }),
+  ),
+});
 const TargetStatus = Type.Union(
   ["pending", "acknowledged", "error", "commandformaterror", "notnow", "expired", "cancelled"].map((s) => Type.Literal(s)) as [ReturnType<typeof Type.Literal>],
 );
@@ -33,7 +44,16 @@ export const JsonCommandBody = Type.Object(
       Type.Object({}, { additionalProperties: true, description: "The command's keys besides RequestType, validated against Apple's schema for requestType (data as base64, dates as ISO 8601)" }),
     ),
     priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100, default: 0, description: "Higher is delivered first" })),
-    expiresAt: Type.Optional(Type.String({ format: "date-time", description: "After this, the command is no longer delivered" })),
+    expiresAt: Type.Optional(Type.String({ format: "date-time", description: "After this, the command is no longer delivered; must be in the future" })),
+    skipRefused: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          "When some targets may not receive the command (unknown, checked out, wrong platform or channel, missing supervision or access right, " +
+          "a key that does not exist for them), queue it to the others and list the refused ones with reasons in the 201 answer, " +
+          "instead of refusing the whole batch (409/404)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -86,7 +106,7 @@ export function commandsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
             return reply.status(201).send(await ctx.mdm.commands.queueRaw(req.body, { targets, createdBy }));
           }
           const body = parseJsonCommand(req.body);
-          const opts: QueueOptions = { targets: body.targets, createdBy, priority: body.priority ?? 0, expiresAt: body.expiresAt ?? null };
+          const opts: QueueOptions = { targets: body.targets, createdBy, priority: body.priority ?? 0, expiresAt: body.expiresAt ?? null, skipRefused: body.skipRefused ?? false };
           return reply.status(201).send(await ctx.mdm.commands.queue(body.requestType, body.params, opts));
         } catch (e) {
           return toApiError(e);
@@ -142,14 +162,28 @@ export function commandsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         schema: {
           tags: ["commands"],
           summary: "Cancel a command for every target that has not been sent it yet",
+          description:
+            "Targets that were sent the command and have not answered keep it (the device may be executing it) and are listed in notCancelled " +
+            "with the reason, as are targets that already answered. force=true also drops the delivered, unanswered ones: they get the terminal " +
+            "result 'cancelled' and are not sent the command again (a late answer from the device is ignored).",
           params: Type.Object({ uuid: Type.String() }),
-          response: { 200: Type.Object({ cancelled: Type.Integer() }), ...authErrors, 404: Type.Ref("Error") },
+          querystring: Type.Object({ force: Type.Boolean({ default: false, description: "Also cancel for targets that were sent the command and have not answered" }) }),
+          response: {
+            200: Type.Object({
+              cancelled: Type.Integer(),
+              notCancelled: Type.Array(Type.Object({ enrollmentId: Type.String(), reason: Type.String() }), { description: `At most ${CANCEL_LIST_LIMIT} targets` }),
+              notCancelledTotal: Type.Integer(),
+            }),
+            ...authErrors,
+            400: Type.Ref("Error"),
+            404: Type.Ref("Error"),
+          },
         },
       },
       async (req) => {
-        const n = await ctx.mdm.commands.cancel(req.params.uuid);
-        if (n === undefined) throw notFound(`command ${req.params.uuid}`);
-        return { cancelled: n };
+        const outcome = await ctx.mdm.commands.cancel(req.params.uuid, { force: req.query.force });
+        if (outcome === undefined) throw notFound(`command ${req.params.uuid}`);
+        return outcome;
       },
     );
   };
@@ -161,6 +195,7 @@ interface JsonCommand {
   params: Record<string, unknown>;
   priority?: number;
   expiresAt?: number;
+  skipRefused?: boolean;
 }
 
 /** Checked by hand rather than by route schema: the same route also takes raw plists. */
@@ -169,7 +204,7 @@ function parseJsonCommand(body: unknown): JsonCommand {
   const b = body as Record<string, unknown>;
   const known = new Set(Object.keys(JsonCommandBody.properties));
   const extra = Object.keys(b).filter((k) => !known.has(k));
-  if (extra.length) throw badRequest(`unknown field${extra.length > 1 ? "s" : ""}: ${extra.join(", ")}`);
+  if (extra.length) throw badRequest(`unknown field${extra.length > 1 ? "s" : ""}: ${extra.map((k) => `${k}${didYouMean(k, known)}`).join(", ")}`);
   if (!Array.isArray(b.targets) || !b.targets.every((t) => typeof t === "string" && t.length > 0 && t.length <= 200)) {
     throw badRequest("targets must be an array of enrollment ids");
   }
@@ -188,5 +223,13 @@ function parseJsonCommand(body: unknown): JsonCommand {
     if (Number.isNaN(t)) throw badRequest("expiresAt must be an ISO 8601 date-time");
     expiresAt = t;
   }
-  return { targets: b.targets as string[], requestType: b.requestType, params: params as Record<string, unknown>, ...(priority !== undefined ? { priority } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) };
+  if (b.skipRefused !== undefined && typeof b.skipRefused !== "boolean") throw badRequest("skipRefused must be true or false");
+  return {
+    targets: b.targets as string[],
+    requestType: b.requestType,
+    params: params as Record<string, unknown>,
+    ...(priority !== undefined ? { priority } : {}),
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+    ...(b.skipRefused !== undefined ? { skipRefused: b.skipRefused } : {}),
+  };
 }

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { describeEachDatabase } from "../../../test/databases.ts";
-import { buildTestContext, type TestContext } from "../../../test/context.ts";
+import type { TestContext } from "../../../test/context.ts";
+import { startApiApp, stopApiApp, type ApiApp } from "../../../test/api-app.ts";
 import { insertEnrollment, type EnrollmentRow } from "../../store/enrollments.ts";
-import { buildHttpApp } from "../app.ts";
 
 function enrollment(id: string, platform: string): EnrollmentRow {
   const now = Date.now();
@@ -20,18 +20,13 @@ function enrollment(id: string, platform: string): EnrollmentRow {
 describeEachDatabase("GET /api/v1/enrollments filters and cursors", (database) => {
   let t: TestContext;
   let app: FastifyInstance;
-  let auth: { authorization: string };
+  let auth: ApiApp["auth"];
 
   beforeAll(async () => {
-    t = await buildTestContext(database);
-    app = await buildHttpApp(t.ctx);
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
+    ({ t, app, auth } = await startApiApp(database));
     for (const [id, platform] of [["E1", "iOS"], ["E2", "iPadOS"], ["E3", "macOS"], ["E4", "macOS"], ["E5", "tvOS"]] as const) await insertEnrollment(t.ctx.store, enrollment(id, platform));
   });
-  afterAll(async () => {
-    await app.close();
-    await t.cleanup();
-  });
+  afterAll(() => stopApiApp({ t, app }));
 
   const ids = async (query: string) => {
     const r = await app.inject({ url: `/api/v1/enrollments?${query}`, headers: auth });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { describeEachDatabase } from "../../../test/databases.ts";
-import { buildTestContext, type TestContext } from "../../../test/context.ts";
-import { buildHttpApp } from "../app.ts";
+import type { TestContext } from "../../../test/context.ts";
+import { startApiApp, stopApiApp, type ApiApp } from "../../../test/api-app.ts";
 
 /** Every GET path in the app's route table (fastify's own printout), path parameters filled with "x". */
 function getPaths(app: FastifyInstance): string[] {
@@ -22,17 +22,12 @@ function getPaths(app: FastifyInstance): string[] {
 describeEachDatabase("unknown query parameters", (database) => {
   let t: TestContext;
   let app: FastifyInstance;
-  let auth: { authorization: string };
+  let auth: ApiApp["auth"];
 
   beforeAll(async () => {
-    t = await buildTestContext(database);
-    app = await buildHttpApp(t.ctx);
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
+    ({ t, app, auth } = await startApiApp(database));
   });
-  afterAll(async () => {
-    await app.close();
-    await t.cleanup();
-  });
+  afterAll(() => stopApiApp({ t, app }));
 
   it("every GET under /api/v1 answers 400 naming an unknown query parameter", async () => {
     const paths = getPaths(app).filter((p) => p.startsWith("/api/v1/"));

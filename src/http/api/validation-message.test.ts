@@ -1,23 +1,18 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { describeEachDatabase } from "../../../test/databases.ts";
-import { buildTestContext, type TestContext } from "../../../test/context.ts";
-import { buildHttpApp } from "../app.ts";
+import type { TestContext } from "../../../test/context.ts";
+import { startApiApp, stopApiApp, type ApiApp } from "../../../test/api-app.ts";
 
 describeEachDatabase("validation messages", (database) => {
   let t: TestContext;
   let app: FastifyInstance;
-  let auth: { authorization: string };
+  let auth: ApiApp["auth"];
 
   beforeAll(async () => {
-    t = await buildTestContext(database);
-    app = await buildHttpApp(t.ctx);
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
+    ({ t, app, auth } = await startApiApp(database));
   });
-  afterAll(async () => {
-    await app.close();
-    await t.cleanup();
-  });
+  afterAll(() => stopApiApp({ t, app }));
 
   const messageOf = async (opts: { url: string; method?: "GET" | "POST"; payload?: object }) => {
     const r = await app.inject({ ...opts, headers: auth });

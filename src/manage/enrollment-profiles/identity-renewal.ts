@@ -8,7 +8,7 @@ import type { Store } from "../../store/db.ts";
 import { identitiesExpiringBefore, type IssuedCursor } from "../../store/issued-certificates.ts";
 import { deviceChannelBoundTo, getEnrollment } from "../../store/enrollments.ts";
 import { hasOpenScepChallengeFor } from "../../store/scep-challenges.ts";
-import type { CommandService } from "../../mdm/commands.ts";
+import { CommandError, type CommandService } from "../../mdm/commands.ts";
 import type { EnrollmentProfileService } from "./enrollment-profiles.ts";
 import { systemActor, type Actor } from "../../events/actor.ts";
 import type { AuditLog } from "../../events/audit-log.ts";
@@ -94,7 +94,15 @@ export class IdentityRenewal {
       challenge,
       device: { ...(device.serial_number ? { serialNumber: device.serial_number } : {}), ...(device.udid ? { udid: device.udid } : {}), ...(device.device_name ? { deviceName: device.device_name } : {}) },
     });
-    const queued = await this.commands().queue("InstallProfile", { Payload: Buffer.from(profile).toString("base64") }, { targets: [device.id], createdBy: actor, priority: 50 });
-    return { ok: true, commandUuid: queued.commandUuid };
+    // The command service stores the profile (and the challenge in it) sealed: InstallProfile can carry secrets.
+    try {
+      const queued = await this.commands().queue("InstallProfile", { Payload: Buffer.from(profile).toString("base64") }, { targets: [device.id], createdBy: actor, priority: 50 });
+      return { ok: true, commandUuid: queued.commandUuid };
+    } catch (e) {
+      // A device that may not be sent the profile (e.g. its enrollment grants no profile installation) is skipped
+      // with the reason; it must not stop the sweep for every other device.
+      if (e instanceof CommandError) return { ok: false, reason: e.message };
+      throw e;
+    }
   }
 }

@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { describeEachDatabase } from "../../../test/databases.ts";
-import { buildTestContext, type TestContext } from "../../../test/context.ts";
-import { buildHttpApp } from "../../http/app.ts";
+import type { TestContext } from "../../../test/context.ts";
+import { startApiApp, stopApiApp, type ApiApp } from "../../../test/api-app.ts";
 import { ConfigError, loadConfig } from "../../config.ts";
 import { parsePlist, type PlistDict } from "../../wire/plist.ts";
 import { parseCertificate } from "../../pki/certificate.ts";
@@ -22,17 +22,12 @@ it("defaults to Orchard and refuses an empty or multi-line name", () => {
 describeEachDatabase("the organisation's name", (database) => {
   let t: TestContext;
   let app: FastifyInstance;
-  let auth: { authorization: string };
+  let auth: ApiApp["auth"];
 
   beforeAll(async () => {
-    t = await buildTestContext(database, { organization: ORGANIZATION });
-    app = await buildHttpApp(t.ctx);
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
+    ({ t, app, auth } = await startApiApp(database, { organization: ORGANIZATION }));
   });
-  afterAll(async () => {
-    await app.close();
-    await t.cleanup();
-  });
+  afterAll(() => stopApiApp({ t, app }));
 
   it("is the enrollment profile's PayloadOrganization and the O= of the certificates Orchard creates", async () => {
     const p = (await app.inject({ method: "POST", url: "/api/v1/enrollment-profiles", headers: auth, payload: { name: "Field iPads" } })).json();

@@ -9,6 +9,7 @@ import {
   TOP_LEVEL_PAYLOAD,
 } from "./spec-lookup.ts";
 import type { SupportedOS } from "./spec-types.ts";
+import { deviceInformationRequestSpec } from "./device-information-queries.ts";
 import type { SpecProblem, ValidateOptions } from "./validate.ts";
 import { describeValue, validateAgainstSpec } from "./validate.ts";
 
@@ -51,7 +52,8 @@ export function validateCommandParams(
 ): SpecProblem[] {
   const schema = commandSchema(requestType);
   if (!schema) return [problem("Command.RequestType", "rangelist", `${JSON.stringify(requestType)} is not a command in Apple's schema`)];
-  return validateAgainstSpec(params, schema.request, "Command", withSupport(options, schema.supportedOS));
+  const spec = requestType === "DeviceInformation" ? (deviceInformationRequestSpec() ?? schema.request) : schema.request;
+  return validateAgainstSpec(params, spec, "Command", withSupport(options, schema.supportedOS));
 }
 
 /** A full `Command` dictionary, RequestType included. */

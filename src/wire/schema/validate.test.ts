@@ -1,3 +1,4 @@
+import { editDistance, nearestName } from "./did-you-mean.ts";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +10,7 @@ import {
   checkinSpec,
   commandRequestSpec,
   commandResponseSpec,
+  commandSchema,
   profilePayloadSpec,
   resolveSubkeys,
 } from "./spec-lookup.ts";
@@ -130,8 +132,37 @@ describe("validateAgainstSpec on Apple's specs", () => {
     const spec = commandRequestSpec("DeviceLock")!;
     expect(validateAgainstSpec({ Message: "hi", Mesage: "typo" }, spec, "Command")).toEqual([]);
     expect(messages(validateAgainstSpec({ Message: "hi", Mesage: "typo" }, spec, "Command", { reportUnknownKeys: true }))).toEqual([
-      "Command.Mesage: key is not in the schema",
+      'Command.Mesage: key is not in the schema (did you mean "Message"?)',
     ]);
+    // Far from every known key: no guess.
+    expect(messages(validateAgainstSpec({ Zebra: 1 }, spec, "Command", { reportUnknownKeys: true }))).toEqual(["Command.Zebra: key is not in the schema"]);
+  });
+
+  it("with a context, reports keys that exist in the schema but not for that platform or channel", () => {
+    const spec = commandRequestSpec("DeviceLock")!;
+    const value = { PIN: "123456", Message: "hi" };
+    const strict = { reportUnknownKeys: true, reportInapplicableKeys: true };
+    expect(validateAgainstSpec(value, spec, "Command", { ...strict, context: { platform: "macOS", channel: "device" } })).toEqual([]);
+    expect(messages(validateAgainstSpec(value, spec, "Command", { ...strict, context: { platform: "iOS", channel: "device" } }))).toEqual([
+      "Command.PIN: key does not apply to iOS",
+    ]);
+    // Otherwise a context only decides which keys are required.
+    expect(validateAgainstSpec(value, spec, "Command", { reportUnknownKeys: true, context: { platform: "iOS", channel: "device" } })).toEqual([]);
+    // A key's supportedOS names only what differs from what it inherits (Model: "visionOS n/a"): iOS inherits the command's.
+    const answers = resolveSubkeys(commandResponseSpec("DeviceInformation")!.find((k) => k.key === "QueryResponses")!)!;
+    const supportedOS = commandSchema("DeviceInformation")!.supportedOS;
+    expect(validateAgainstSpec({ Model: "iPhone15,2" }, answers, "QueryResponses", { ...strict, context: { platform: "iOS", channel: "device", supportedOS } })).toEqual([]);
+    expect(messages(validateAgainstSpec({ Model: "x" }, answers, "QueryResponses", { ...strict, context: { platform: "visionOS", channel: "device", supportedOS } }))).toEqual([
+      "QueryResponses.Model: key does not apply to visionOS",
+    ]);
+  });
+
+  it("suggests the nearest name within a typo's distance", () => {
+    expect(nearestName("OSVresion", ["OSVersion", "BuildVersion"])).toBe("OSVersion");
+    expect(nearestName("message", ["Message"])).toBe("Message");
+    expect(nearestName("Colour", ["Message"])).toBeUndefined();
+    expect(editDistance("ab", "ba")).toBe(1);
+    expect(editDistance("kitten", "sitting")).toBe(3);
   });
 
   it("checks data, date and format rules", () => {

@@ -8,6 +8,7 @@ import { PlistReal, PlistUid } from "../plist-value.ts";
 import { resolveSubkeys } from "./spec-lookup.ts";
 import type { KeyList, KeySpec, Platform, SupportedOS } from "./spec-types.ts";
 import { effectiveSupportedOS } from "./supported-os.ts";
+import { didYouMean } from "./did-you-mean.ts";
 
 export type SpecProblemKind =
   | "type"
@@ -18,6 +19,7 @@ export type SpecProblemKind =
   | "repetition"
   | "unknown-key"
   | "unknown-value"
+  | "unsupported-key"
   | "too-deep";
 
 export interface SpecProblem {
@@ -35,8 +37,16 @@ export interface ValidateOptions {
    * ProductName, Model, NotOnConsole...) and send enum values newer than the schema.
    */
   readonly lenient?: boolean;
-  /** Also report keys the schema does not describe, and known-value lists (DeviceInformation queries) misses. */
+  /**
+   * Also report keys the schema does not describe (with the nearest known key, "did you mean"), and misses of
+   * known-value lists (DeviceInformation queries).
+   */
   readonly reportUnknownKeys?: boolean;
+  /**
+   * With a context: also report keys that exist in the schema but not for that context (a macOS-only key in a
+   * command for an iPhone). For what an admin sends; devices' own reports are not held to it.
+   */
+  readonly reportInapplicableKeys?: boolean;
   /** Stop after this many problems (default 100): a hostile value must not produce an unbounded report. */
   readonly maxProblems?: number;
   /**
@@ -137,6 +147,12 @@ function numericValue(value: unknown): number | undefined {
   return undefined;
 }
 
+/** "iOS", "macOS (user channel)", "iOS (User Enrollment)", for "key does not apply to …". */
+function describeContext(c: ValidationContext): string {
+  const modes = [c.channel === "user" ? "user channel" : "", c.userEnrollment ? "User Enrollment" : "", c.sharedIPad ? "Shared iPad" : ""].filter(Boolean);
+  return modes.length ? `${c.platform} (${modes.join(", ")})` : c.platform;
+}
+
 function join(path: string, key: string): string {
   return path === "" ? key : `${path}.${key}`;
 }
@@ -170,12 +186,14 @@ class Validation {
   readonly problems: SpecProblem[] = [];
   private readonly lenient: boolean;
   private readonly reportUnknown: boolean;
+  private readonly reportInapplicable: boolean;
   private readonly max: number;
   private readonly context: ValidationContext | undefined;
 
   constructor(private readonly options: ValidateOptions) {
     this.lenient = options.lenient ?? false;
     this.reportUnknown = options.reportUnknownKeys ?? false;
+    this.reportInapplicable = (options.reportInapplicableKeys ?? false) && options.context !== undefined;
     this.max = Math.max(1, options.maxProblems ?? DEFAULT_MAX_PROBLEMS);
     this.context = options.context;
   }
@@ -240,6 +258,9 @@ class Validation {
       return;
     }
     const described = new Set<string>();
+    // A key may be listed once per platform variant: it is inapplicable only when no listing applies.
+    const inapplicable = new Set<string>();
+    const applicable = new Set<string>();
     let wildcard: KeySpec | undefined;
     for (const spec of keys) {
       if (spec.anyKey) {
@@ -256,12 +277,22 @@ class Validation {
         }
         continue;
       }
+      if (this.reportInapplicable) {
+        if (!this.applies(childSupport)) {
+          inapplicable.add(spec.key);
+          continue;
+        }
+        applicable.add(spec.key);
+      }
       this.check(child, spec, childPath, depth + 1, childSupport);
+    }
+    for (const key of inapplicable) {
+      if (!applicable.has(key)) this.add(join(path, key), "unsupported-key", `key does not apply to ${describeContext(this.context!)}`);
     }
     for (const key of Object.keys(value)) {
       if (described.has(key) || value[key] === undefined) continue;
       if (wildcard) this.check(value[key], wildcard, join(path, key), depth + 1, this.inherit(support, wildcard));
-      else if (this.reportUnknown) this.add(join(path, key), "unknown-key", "key is not in the schema");
+      else if (this.reportUnknown) this.add(join(path, key), "unknown-key", `key is not in the schema${didYouMean(key, described)}`);
     }
   }
 
@@ -383,7 +414,7 @@ class Validation {
     if (this.reportUnknown && spec.subkeys && spec.subkeys.length > 0) {
       const known = spec.subkeys.filter((s) => !s.anyKey).map((s) => s.key);
       if (known.length > 0 && !known.includes(value)) {
-        this.add(path, "unknown-value", `${JSON.stringify(shorten(value))} is not a value the schema lists`);
+        this.add(path, "unknown-value", `${JSON.stringify(shorten(value))} is not a value the schema lists${didYouMean(value, known)}`);
       }
     }
   }
