@@ -136,6 +136,12 @@ describeEachDatabase("the audit log", (database) => {
     // Refused: no such enrollment. Recorded as the attempt it was, with its status.
     expect((await api("POST", "/enrollments/NOT-A-DEVICE/renew-identity")).status).toBe(404);
 
+    // ---- a command queued and cancelled through the API
+    const queued = await api("POST", "/commands", { targets: [device.udid], requestType: "DeviceInformation", params: { Queries: ["OSVersion"] }, priority: 5 });
+    expect(queued.status).toBe(201);
+    const commandUuid = (queued.json as { commandUuid: string }).commandUuid;
+    expect((await api("DELETE", `/commands/${commandUuid}`)).status).toBe(200);
+
     // ---- pushes, by the API and the CLI (how many enrollments, not which)
     expect((await api("POST", "/push", { enrollmentIds: [device.udid, "NOT-A-DEVICE"] })).json).toEqual({ queued: 1, unknown: ["NOT-A-DEVICE"] });
     await run(["push", "send", device.udid]);
@@ -191,6 +197,13 @@ describeEachDatabase("the audit log", (database) => {
 
     expect(one("system:identity-renewal", "identity.renew", device.udid).detail).toMatchObject({ trigger: "expiring", enrollmentProfileId: profile.id });
     expect(one(admin, "identity.renew", device.udid).detail).toMatchObject({ trigger: "requested", enrollmentProfileId: profile.id });
+    // Each renewal queued its InstallProfile as the same actor, in the same transaction.
+    const renewals = entries.filter((e) => e.action === "command.queue" && (e.detail as { requestType?: string }).requestType === "InstallProfile");
+    expect(renewals.map((e) => [e.actor, e.target]).sort()).toEqual([[admin, device.udid], ["system:identity-renewal", device.udid]].sort());
+    expect(entries.filter((e) => e.action === "command.queue" && (e.detail as { requestType?: string }).requestType === "DeviceInformation").map((e) => [e.actor, e.target, e.detail])).toEqual([
+      [admin, device.udid, { commandUuid, requestType: "DeviceInformation", targetCount: 1, targets: [device.udid], priority: 5 }],
+    ]);
+    expect(one(admin, "command.cancel").detail).toEqual({ commandUuid, requestType: "DeviceInformation", cancelled: 1, notCancelled: 0, force: false });
     expect(one(admin, "certificate.revoke", serial).detail).toMatchObject({ kind: "identity", fingerprint: certificateFingerprint(device.identity.certDer) });
 
     // Refused attempts: once each, with the status, and no "ok" entry beside them (checked by `one` above).
@@ -206,7 +219,7 @@ describeEachDatabase("the audit log", (database) => {
     expect(refused.find((e) => e.actor === "anonymous")!.detail).toEqual({ route: "GET /api/v1/tokens", ip: "127.0.0.1", tokenPrefix: wrong.slice(0, 8) });
 
     // Nothing else: every entry is one of the above.
-    expect(entries).toHaveLength(22 + refused.length);
+    expect(entries).toHaveLength(26 + refused.length);
 
     // No secret anywhere in the table, whatever column it would hide in.
     const table = JSON.stringify(await s.t.ctx.store.db.selectFrom("audit_log").selectAll().execute());

@@ -200,7 +200,7 @@ describeEachDatabase("outbox: reactions are rows of the change's own transaction
       };
       expect(await put({ MessageType: "Authenticate", UDID: udid, Topic: cert.topic })).toBe(200);
       expect(await put({ MessageType: "TokenUpdate", UDID: udid, Topic: cert.topic, Token: randomBytes(32), PushMagic: "m" })).toBe(200);
-      await t.ctx.mdm.commands.queue("DeviceInformation", { Queries: ["OSVersion"] }, { targets: [udid], createdBy: "test" });
+      await t.ctx.mdm.commands.queue("DeviceInformation", { Queries: ["OSVersion"] }, { targets: [udid], createdBy: "system:test" });
 
       const jobs = await t.ctx.store.db.selectFrom("jobs").select(["kind", "payload"]).execute();
       expect(jobs.filter((j) => j.kind === PUSH_JOB).map((j) => (JSON.parse(j.payload) as { ids: string[] }).ids)).toEqual([[udid]]);

@@ -24,11 +24,6 @@ declare module "fastify" {
 
 const CHANGES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
-/**
- * Changes whose service does not record its own entry yet: the hook still records their successes. The command
- * service (mdm/commands.ts) is being reworked elsewhere; drop these once it calls `audit.record(tx, …)`.
- */
-const HOOK_RECORDS_SUCCESS = new Set(["command.queue", "command.cancel"]);
 
 /** How much of a presented token a failed sign-in keeps: enough to tell which one was tried, never the token. */
 const TOKEN_PREFIX_KEPT = 8;
@@ -82,7 +77,7 @@ export function installApiAuth(app: FastifyInstance, ctx: AppContext): void {
         return;
       }
       if (!CHANGES.has(req.method) || !req.principal) return;
-      if (statusCode < 400 && !HOOK_RECORDS_SUCCESS.has(action)) return;
+      if (statusCode < 400) return;
       await ctx.audit.record(ctx.store, { actor: tokenActor(req.principal.name), action, target: auditTarget(req), statusCode });
     } catch (err) {
       req.log.error({ err }, "could not write audit record");

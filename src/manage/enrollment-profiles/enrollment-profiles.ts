@@ -136,6 +136,9 @@ export function identitySubject(template: string, vars: Partial<Record<"ProfileN
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 const newSecret = () => randomBytes(24).toString("base64url");
 
+/** A fresh one-time challenge (what createChallengeIn stores the hash of), for a caller that builds its profile first. */
+export const newChallengeSecret = newSecret;
+
 export interface ProfileDeps {
   store: Store;
   audit: AuditLog;
@@ -353,8 +356,8 @@ export class EnrollmentProfileService {
     return opts.signed ? signProfile(xml, this.deps.signer()) : xml;
   }
 
-  async accessRights(profileId: string): Promise<number | undefined> {
-    return profileAccessRights(this.store, profileId);
+  async accessRights(profileId: string, ex: Executor = this.store): Promise<number | undefined> {
+    return profileAccessRights(ex, profileId);
   }
 
   /**
@@ -405,8 +408,8 @@ export class EnrollmentProfileService {
   }
 
   /** A one-time challenge written in the caller's transaction (which records why it was made: identity renewal). */
-  async createChallengeIn(tx: Tx, opts: { profileId?: string; enrollmentId?: string; ttlMs?: number }): Promise<{ id: string; challenge: string; expiresAt: string }> {
-    const challenge = newSecret();
+  async createChallengeIn(tx: Tx, opts: { profileId?: string; enrollmentId?: string; ttlMs?: number; challenge?: string }): Promise<{ id: string; challenge: string; expiresAt: string }> {
+    const challenge = opts.challenge ?? newSecret();
     const now = Date.now();
     const expiresAt = now + (opts.ttlMs ?? 3_600_000);
     const id = randomUUID();

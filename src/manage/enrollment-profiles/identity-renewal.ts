@@ -9,7 +9,7 @@ import { identitiesExpiringBefore, type IssuedCursor } from "../../store/issued-
 import { deviceChannelBoundTo, getEnrollment } from "../../store/enrollments.ts";
 import { hasOpenScepChallengeFor } from "../../store/scep-challenges.ts";
 import { CommandError, type CommandService } from "../../mdm/commands.ts";
-import type { EnrollmentProfileService } from "./enrollment-profiles.ts";
+import { newChallengeSecret, type EnrollmentProfileService } from "./enrollment-profiles.ts";
 import { systemActor, type Actor } from "../../events/actor.ts";
 import type { AuditLog } from "../../events/audit-log.ts";
 
@@ -82,22 +82,28 @@ export class IdentityRenewal {
     const row = await this.profiles.rowIncludingDeleted(device.enrollment_profile_id);
     if (!row) return { ok: false, reason: "its enrollment profile no longer exists" };
     // The challenge is tied to this device: the certificate it yields may replace this device's binding, and no other.
-    // The audit entry commits with the challenge it is about. The InstallProfile command is queued (and audited as
-    // command.queue, createdBy the same actor) by the command service in its own transaction.
-    const { challenge } = await this.store.transaction(async (tx) => {
-      const c = await this.profiles.createChallengeIn(tx, { enrollmentId: device.id, profileId: row.id, ttlMs: RENEWAL_CHALLENGE_TTL_MS });
-      await this.audit.record(tx, { actor, action: "identity.renew", target: device.id, detail: { trigger, enrollmentProfileId: row.id, challengeId: c.id, challengeExpiresAt: c.expiresAt } });
-      return c;
-    });
+    // The profile is built first (it reads the push topic outside any transaction); then the challenge, the
+    // InstallProfile that carries it and the audit entry commit together: a renewal the command service refuses
+    // leaves no unspent challenge behind (which would hold the next sweep off this device until it expired).
+    const challenge = newChallengeSecret();
     const profile = await this.profiles.mobileconfig(row, {
       signed: row.signed === 1,
       challenge,
       device: { ...(device.serial_number ? { serialNumber: device.serial_number } : {}), ...(device.udid ? { udid: device.udid } : {}), ...(device.device_name ? { deviceName: device.device_name } : {}) },
     });
-    // The command service stores the profile (and the challenge in it) sealed: InstallProfile can carry secrets.
     try {
-      const queued = await this.commands().queue("InstallProfile", { Payload: Buffer.from(profile).toString("base64") }, { targets: [device.id], createdBy: actor, priority: 50 });
-      return { ok: true, commandUuid: queued.commandUuid };
+      return await this.store.transaction(async (tx) => {
+        const c = await this.profiles.createChallengeIn(tx, { enrollmentId: device.id, profileId: row.id, ttlMs: RENEWAL_CHALLENGE_TTL_MS, challenge });
+        // The command service stores the profile (and the challenge in it) sealed: InstallProfile can carry secrets.
+        const queued = await this.commands().queueIn(tx, "InstallProfile", { Payload: Buffer.from(profile).toString("base64") }, { targets: [device.id], createdBy: actor, priority: 50 });
+        await this.audit.record(tx, {
+          actor,
+          action: "identity.renew",
+          target: device.id,
+          detail: { trigger, enrollmentProfileId: row.id, challengeId: c.id, challengeExpiresAt: c.expiresAt, commandUuid: queued.commandUuid },
+        });
+        return { ok: true as const, commandUuid: queued.commandUuid };
+      });
     } catch (e) {
       // A device that may not be sent the profile (e.g. its enrollment grants no profile installation) is skipped
       // with the reason; it must not stop the sweep for every other device.
