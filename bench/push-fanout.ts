@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   try {
     if (ctx.store.dialect === "postgres") await sql`TRUNCATE enrollments, jobs, push_retries, push_certificates`.execute(ctx.store.db);
     ctx.push.client.useGateway(ready.url, [ready.caPem]);
-    await ctx.push.certificates.upload({ certificate: ready.certPem, privateKey: ready.keyPem });
+    await ctx.push.certificates.upload({ certificate: ready.certPem, privateKey: ready.keyPem }, "system:bench");
 
     const ids = await insertPushableEnrollments(ctx.store, count, ready.topic);
 

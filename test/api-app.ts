@@ -15,7 +15,7 @@ export interface ApiApp {
 export async function startApiApp(database: TestDatabase, overrides: Partial<OrchardConfig> = {}): Promise<ApiApp> {
   const t = await buildTestContext(database, overrides);
   const app = await buildHttpApp(t.ctx);
-  return { t, app, auth: { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin")).token}` } };
+  return { t, app, auth: { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` } };
 }
 
 export async function stopApiApp(api: Partial<ApiApp>): Promise<void> {

@@ -28,7 +28,7 @@ export async function startDeviceSocketServer(database: TestDatabase, overrides:
   await app.ready();
   const server: Server = configureListener(createServer(requestListenerOf(app)), t.ctx.config);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin")).token}` };
+  const auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
   return {
     t,
     app,

@@ -2,6 +2,8 @@
 // Tokens are 256-bit random values, so a fast hash is enough (no password stretching needed).
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Store } from "../store/db.ts";
+import type { Actor } from "../events/actor.ts";
+import type { AuditLog } from "../events/audit-log.ts";
 import { apiTokenByHash, countApiTokens, insertApiToken, listApiTokens, liveAdminTokenIdsForUpdate, liveTokenIdByName, liveTokensByIdOrName, revokeApiToken, touchApiToken } from "../store/api-tokens.ts";
 
 export const ROLES = ["readonly", "operator", "admin"] as const;
@@ -50,9 +52,13 @@ export class ApiTokenService {
   private readonly touchIntervalMs = 60_000;
   private readonly lastTouched = new Map<string, number>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+  ) {}
 
-  async create(name: string, role: Role): Promise<{ token: string; info: ApiTokenInfo }> {
+  /** Creates a token for `actor`; the audit entry names it and its role, never the token. */
+  async create(name: string, role: Role, actor: Actor): Promise<{ token: string; info: ApiTokenInfo }> {
     const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
     const row = {
       id: randomUUID(),
@@ -65,14 +71,17 @@ export class ApiTokenService {
       revoked_at: null,
     };
     const taken = () => new ApiTokenError("name_taken", `a live token named "${name}" already exists: pick another name, or revoke that one first`);
-    if ((await liveTokenIdByName(this.store, name)) !== undefined) throw taken();
-    try {
-      await insertApiToken(this.store, row);
-    } catch (e) {
-      // Another request (or replica) took the name between the check and the insert (api_tokens_live_name).
-      if (/api_tokens_live_name|api_tokens\.name\b/.test((e as Error).message)) throw taken();
-      throw e;
-    }
+    await this.store.transaction(async (tx) => {
+      if ((await liveTokenIdByName(tx, name)) !== undefined) throw taken();
+      try {
+        await insertApiToken(tx, row);
+      } catch (e) {
+        // Another request (or replica) took the name between the check and the insert (api_tokens_live_name).
+        if (/api_tokens_live_name|api_tokens\.name\b/.test((e as Error).message)) throw taken();
+        throw e;
+      }
+      await this.audit.record(tx, { actor, action: "token.create", target: row.id, detail: { name, role, prefix: row.prefix } });
+    });
     return { token, info: toInfo(row) };
   }
 
@@ -91,7 +100,7 @@ export class ApiTokenService {
    * then manage tokens, profiles or certificates through the API. The CLI may: it works on the database and can
    * always create another admin token.
    */
-  async revoke(idOrName: string, opts: { keepLastAdmin?: boolean } = {}): Promise<{ id: string; name: string } | undefined> {
+  async revoke(idOrName: string, actor: Actor, opts: { keepLastAdmin?: boolean } = {}): Promise<{ id: string; name: string } | undefined> {
     return this.store.transaction(async (tx) => {
       const matches = await liveTokensByIdOrName(tx, idOrName);
       if (matches.length > 1) {
@@ -106,7 +115,9 @@ export class ApiTokenService {
         }
       }
       // False when another revoke took it meanwhile: then this one revoked nothing.
-      return (await revokeApiToken(tx, match.id, Date.now())) ? { id: match.id, name: match.name } : undefined;
+      if (!(await revokeApiToken(tx, match.id, Date.now()))) return undefined;
+      await this.audit.record(tx, { actor, action: "token.revoke", target: match.id, detail: { name: match.name, role: match.role } });
+      return { id: match.id, name: match.name };
     });
   }
 

@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { PROFILE_DEFAULTS, ProfileError, type ProfileInput } from "../manage/enrollment-profiles/enrollment-profiles.ts";
 import { withContext } from "./with-context.ts";
+import { cliActor } from "../events/actor.ts";
 
 function int(name: string) {
   return (v: string) => {
@@ -71,7 +72,7 @@ export function registerEnrollmentProfileCommands(program: Command): void {
           keySize: o.keySize as ProfileInput["keySize"],
           subjectTemplate: o.subject,
         };
-        const p = await withContext((ctx) => friendly(ctx.enrollmentProfiles.create(input)), { serverSettings: true });
+        const p = await withContext((ctx) => friendly(ctx.enrollmentProfiles.create(input, cliActor())), { serverSettings: true });
         if (o.json) console.log(JSON.stringify(p, null, 2));
         else console.log(`created ${p.id} "${p.name}"\n  link: ${p.links.enroll}\n  expires: ${p.expiresAt}${p.deliverable ? "" : `\n  note: ${p.notDeliverableReason}`}`);
       },

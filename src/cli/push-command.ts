@@ -2,6 +2,7 @@
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { withContext } from "./with-context.ts";
+import { cliActor } from "../events/actor.ts";
 import { importPrivateKey } from "../pki/keys.ts";
 import { pemBlocks } from "../pki/pem.ts";
 import { readPkcs12 } from "../push/pkcs12.ts";
@@ -54,7 +55,7 @@ export function registerPushCommands(program: Command): void {
     .option("--out <file>", "where to write the CSR (PEM)", "push.csr")
     .option("--key-out <file>", "also write the private key (PEM, mode 0600); normally not needed")
     .action(async (opts: { subject: string; out: string; keyOut?: string }) => {
-      const r = await withContext((ctx) => ctx.push.certificates.createRequest(opts.subject));
+      const r = await withContext((ctx) => ctx.push.certificates.createRequest(cliActor(), opts.subject));
       writeFileSync(opts.out, r.csrPem);
       if (opts.keyOut) {
         writeFileSync(opts.keyOut, r.keyPem, { mode: 0o600 });
@@ -115,7 +116,7 @@ export function registerPushCommands(program: Command): void {
         input = opts.key ? { certificate, privateKey: read(opts.key, "key").toString("utf8") } : { certificate };
       } else throw new Error("give --certificate (with --key) or --p12");
       try {
-        const r = await withContext((ctx) => ctx.push.certificates.upload(input, { force: opts.force === true }));
+        const r = await withContext((ctx) => ctx.push.certificates.upload(input, cliActor(), { force: opts.force === true }));
         if (opts.json) return console.log(JSON.stringify(r, null, 2));
         console.log(`${r.kind === "renewal" ? "renewed" : "uploaded"} push certificate\n${describe(r.certificate)}`);
       } catch (e) {
@@ -140,7 +141,7 @@ export function registerPushCommands(program: Command): void {
     .description("push to enrollments now (a running server sends it within a second)")
     .argument("<enrollmentIds...>")
     .action(async (ids: string[]) => {
-      const r = await withContext((ctx) => ctx.push.dispatcher.requestForApi(ids));
+      const r = await withContext((ctx) => ctx.push.dispatcher.requestForApi(ids, cliActor()));
       const known = new Set(ids).size - r.unknown.length;
       if (known > 0 && r.queued === 0) throw new Error("nothing queued: no push certificate has been uploaded");
       if (r.queued > 0) console.log(`queued pushes to ${r.queued} enrollment${r.queued === 1 ? "" : "s"}`);

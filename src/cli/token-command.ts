@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { ROLES, type Role } from "../auth/api-tokens.ts";
 import { withContext } from "./with-context.ts";
+import { cliActor } from "../events/actor.ts";
 
 export function registerTokenCommands(program: Command): void {
   const token = program.command("token").description("manage admin API tokens");
@@ -13,7 +14,7 @@ export function registerTokenCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (opts: { name: string; role: string; json?: boolean }) => {
       if (!(ROLES as readonly string[]).includes(opts.role)) throw new Error(`--role must be one of ${ROLES.join(", ")}, got "${opts.role}"`);
-      const { token: value, info } = await withContext((ctx) => ctx.tokens.create(opts.name, opts.role as Role));
+      const { token: value, info } = await withContext((ctx) => ctx.tokens.create(opts.name, opts.role as Role, cliActor()));
       if (opts.json) console.log(JSON.stringify({ token: value, ...info }));
       else console.log(`${value}\n(id ${info.id}, role ${info.role}; store it now, it cannot be shown again)`);
     });
@@ -33,7 +34,7 @@ export function registerTokenCommands(program: Command): void {
     .description("revoke one API token by id or name (names are unique among live tokens)")
     .argument("<idOrName>")
     .action(async (idOrName: string) => {
-      const revoked = await withContext((ctx) => ctx.tokens.revoke(idOrName));
+      const revoked = await withContext((ctx) => ctx.tokens.revoke(idOrName, cliActor()));
       if (!revoked) throw new Error(`no live token with id or name "${idOrName}"`);
       console.log(`revoked "${revoked.name}" (${revoked.id})`);
     });

@@ -6,7 +6,7 @@ import { WebhookService, WEBHOOK_JOB } from "./webhooks.ts";
 export const webhooksModule: OrchardModule = {
   name: "webhooks",
   setup(ctx) {
-    const webhooks = new WebhookService(ctx.store, ctx.secrets, ctx.logger);
+    const webhooks = new WebhookService(ctx.store, ctx.secrets, ctx.logger, ctx.audit);
     webhooks.subscribe(ctx.outbox);
     ctx.webhooks = webhooks;
     return {

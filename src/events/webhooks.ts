@@ -14,6 +14,8 @@ import { plistToJson } from "../wire/plist-json.ts";
 import { CHECKIN_MESSAGE_TYPES } from "../wire/checkin-message.ts";
 import { EVENT_NAMES, isEventName, type EventName, type OrchardEvents } from "./bus.ts";
 import type { Outbox } from "./outbox.ts";
+import type { Actor } from "./actor.ts";
+import type { AuditLog } from "./audit-log.ts";
 import { describeFetchFailure, describeHttpFailure } from "./webhook-failure.ts";
 
 export const WEBHOOK_JOB = "webhook.deliver";
@@ -57,6 +59,7 @@ export class WebhookService {
     private readonly store: Store,
     private readonly secrets: SecretBox,
     private readonly logger: Logger,
+    private readonly audit: AuditLog,
     private readonly fetchImpl: typeof fetch = fetch,
   ) {}
 
@@ -65,7 +68,8 @@ export class WebhookService {
     outbox.reactToAny((tx, payload, event) => this.fanOut(tx, event, payload));
   }
 
-  async create(input: { url: string; events: string[]; format: WebhookFormat; secret?: string }): Promise<{ webhook: WebhookInfo; secret: string }> {
+  /** The audit entry names the URL, events and format; never the signing secret. */
+  async create(input: { url: string; events: string[]; format: WebhookFormat; secret?: string }, actor: Actor): Promise<{ webhook: WebhookInfo; secret: string }> {
     const secret = input.secret ?? randomBytes(24).toString("base64url");
     const row = {
       id: randomUUID(),
@@ -76,7 +80,10 @@ export class WebhookService {
       enabled: 1,
       created_at: Date.now(),
     };
-    await insertWebhook(this.store, row);
+    await this.store.transaction(async (tx) => {
+      await insertWebhook(tx, row);
+      await this.audit.record(tx, { actor, action: "webhook.create", target: row.id, detail: { url: urlForAudit(row.url), events: row.events, format: row.format } });
+    });
     this.cache = undefined;
     return { webhook: info(row), secret };
   }
@@ -85,8 +92,12 @@ export class WebhookService {
     return (await listWebhooks(this.store)).map(info);
   }
 
-  async remove(id: string): Promise<boolean> {
-    const removed = await deleteWebhook(this.store, id);
+  async remove(id: string, actor: Actor): Promise<boolean> {
+    const removed = await this.store.transaction(async (tx) => {
+      if (!(await deleteWebhook(tx, id))) return false;
+      await this.audit.record(tx, { actor, action: "webhook.delete", target: id });
+      return true;
+    });
     this.cache = undefined;
     return removed;
   }
@@ -260,4 +271,16 @@ function nanomdmBody(event: EventName, payload: unknown): string | undefined {
     });
   }
   return undefined;
+}
+
+/**
+ * The URL as the audit log keeps it: without user-info or query, which some receivers use to carry a credential
+ * (the audit log is readable with the readonly role; the full URL is in GET /api/v1/webhooks for admins).
+ */
+function urlForAudit(url: string): string {
+  const u = new URL(url);
+  u.username = "";
+  u.password = "";
+  u.search = "";
+  return u.toString();
 }

@@ -17,7 +17,7 @@ describeEachDatabase("request log", (database) => {
     t = await buildTestContext(database);
     const sink = new Writable({ write(chunk, _enc, cb) { logs += chunk.toString(); cb(); } });
     app = await buildHttpApp({ ...t.ctx, logger: createLogger("info", sink) });
-    admin = (await t.ctx.tokens.create("admin", "admin")).token;
+    admin = (await t.ctx.tokens.create("admin", "admin", "system:test")).token;
   });
   afterAll(async () => {
     await app.close();

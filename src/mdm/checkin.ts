@@ -262,8 +262,8 @@ export class CheckinService {
   }
 
   /** The escrowed unlock token of an enrollment (for ClearPasscode), opened from its sealed form. */
-  async unlockToken(enrollmentId: string): Promise<Uint8Array | undefined> {
-    const row = await getEnrollment(this.store, enrollmentId);
+  async unlockToken(enrollmentId: string, ex: Executor = this.store): Promise<Uint8Array | undefined> {
+    const row = await getEnrollment(ex, enrollmentId);
     return row?.unlock_token_sealed ? new Uint8Array(this.secrets.open(row.unlock_token_sealed, PURPOSE_UNLOCK)) : undefined;
   }
 }

@@ -2,7 +2,9 @@
 // execute (platform, channel, supervision, User Enrollment, the access rights of its enrollment profile),
 // built once into the plist devices receive, and queued to every target in one transaction.
 import { randomUUID } from "node:crypto";
-import type { Store } from "../store/db.ts";
+import type { Executor, Store, Tx } from "../store/db.ts";
+import type { Actor } from "../events/actor.ts";
+import type { AuditLog } from "../events/audit-log.ts";
 import type { Outbox } from "../events/outbox.ts";
 import { cancelOutstanding, commandCounts, type CancelOutcome, commandTargets, getCommand, insertCommand, type TargetState } from "../store/command-queue.ts";
 import { enrollmentsForTargeting } from "../store/enrollments.ts";
@@ -29,7 +31,8 @@ export interface QueueOptions {
   priority?: number;
   /** Epoch ms after which the command is no longer delivered. */
   expiresAt?: number | null;
-  createdBy: string;
+  /** Who queues it: the command's createdBy and the actor of its audit entry. */
+  createdBy: Actor;
   /** Queue to the targets that may receive the command and list the others, instead of refusing the batch. */
   skipRefused?: boolean;
 }
@@ -47,13 +50,18 @@ export interface QueuedCommand {
   refused?: Refusal[];
 }
 
-/** The AccessRights an enrollment profile granted; undefined for devices enrolled without a known profile. */
-export type AccessRightsLookup = (enrollmentProfileId: string) => Promise<number | undefined>;
+/**
+ * The AccessRights an enrollment profile granted; undefined for devices enrolled without a known profile. Reads
+ * through `ex` (a caller's transaction, when queueing inside one).
+ */
+export type AccessRightsLookup = (enrollmentProfileId: string, ex: Executor) => Promise<number | undefined>;
 
-/** The UnlockToken a device escrowed at TokenUpdate, for ClearPasscode. */
-export type UnlockTokenLookup = (enrollmentId: string) => Promise<Uint8Array | undefined>;
+/** The UnlockToken a device escrowed at TokenUpdate, for ClearPasscode (read through `ex`). */
+export type UnlockTokenLookup = (enrollmentId: string, ex: Executor) => Promise<Uint8Array | undefined>;
 
 export const MAX_TARGETS = 100_000;
+/** Targets named in a command's audit entry; the rest are counted (GET /commands/{uuid} lists them all). */
+const AUDITED_TARGETS = 20;
 export const REFUSED_LIST_LIMIT = 1000;
 export { CANCEL_LIST_LIMIT } from "../store/command-queue.ts";
 const UUID_RE = /^[0-9A-Za-z._-]{1,100}$/;
@@ -63,12 +71,25 @@ export class CommandService {
     private readonly store: Store,
     private readonly outbox: Outbox,
     private readonly secrets: SecretBox,
+    private readonly audit: AuditLog,
     private readonly accessRightsOf: AccessRightsLookup = async () => undefined,
     private readonly unlockTokenOf: UnlockTokenLookup = async () => undefined,
   ) {}
 
   /** Queues a command given as JSON parameters (converted to plist types by the schema). */
   async queue(requestType: string, params: Record<string, unknown>, opts: QueueOptions): Promise<QueuedCommand> {
+    return this.queueJson(undefined, requestType, params, opts);
+  }
+
+  /**
+   * The same, in the caller's transaction: the command commits (or rolls back) with the caller's other writes, e.g.
+   * identity renewal's one-time challenge and the InstallProfile that carries it. Every read goes through `tx`.
+   */
+  async queueIn(tx: Tx, requestType: string, params: Record<string, unknown>, opts: QueueOptions): Promise<QueuedCommand> {
+    return this.queueJson(tx, requestType, params, opts);
+  }
+
+  private async queueJson(tx: Tx | undefined, requestType: string, params: Record<string, unknown>, opts: QueueOptions): Promise<QueuedCommand> {
     const schema = commandSchema(requestType);
     if (!schema) throw new CommandError(400, `"${requestType}" is not a command in Apple's device-management schema`);
     let command: PlistDict;
@@ -78,7 +99,7 @@ export class CommandService {
       if (e instanceof JsonToPlistError) throw new CommandError(400, e.message);
       throw e;
     }
-    return this.queueBuilt(requestType, command, randomUUID(), opts);
+    return this.queueBuilt(tx, requestType, command, randomUUID(), opts);
   }
 
   /** Queues a command given as a complete command plist ({CommandUUID?, Command: {RequestType, …}}). */
@@ -95,11 +116,13 @@ export class CommandService {
     if (typeof requestType !== "string") throw new CommandError(400, "Command.RequestType must be a string");
     const uuid = value.CommandUUID ?? randomUUID();
     if (typeof uuid !== "string" || !UUID_RE.test(uuid)) throw new CommandError(400, "CommandUUID must be a short string of letters, digits, '.', '_' or '-'");
-    return this.queueBuilt(requestType, params, uuid, opts);
+    return this.queueBuilt(undefined, requestType, params, uuid, opts);
   }
 
-  private async queueBuilt(requestType: string, params: PlistDict, uuid: string, opts: QueueOptions): Promise<QueuedCommand> {
-    if (requestType === "ClearPasscode" && params.UnlockToken === undefined) params = await this.withUnlockToken(params, opts.targets);
+  private async queueBuilt(outer: Tx | undefined, requestType: string, params: PlistDict, uuid: string, opts: QueueOptions): Promise<QueuedCommand> {
+    // Inside a caller's transaction every read goes through it (on SQLite a read beside it would wait forever).
+    const ex: Executor = outer ?? this.store;
+    if (requestType === "ClearPasscode" && params.UnlockToken === undefined) params = await this.withUnlockToken(ex, params, opts.targets);
     // As strict as the top level: a misspelt key would otherwise be sent, ignored by the device, and look like success.
     const problems = validateCommandParams(requestType, params, { reportUnknownKeys: true });
     if (problems.length) throw new CommandError(400, `invalid ${requestType} command: ${formatProblems(problems)}`, problems);
@@ -112,7 +135,7 @@ export class CommandService {
     let targets = [...new Set(opts.targets)];
     if (targets.length === 0) throw new CommandError(400, "at least one target enrollment is required");
     if (targets.length > MAX_TARGETS) throw new CommandError(400, `at most ${MAX_TARGETS} targets per command`);
-    const refused = await this.checkTargets(requestType, params, targets, opts.skipRefused ?? false);
+    const refused = await this.checkTargets(ex, requestType, params, targets, opts.skipRefused ?? false);
     if (refused.length) {
       const out = new Set(refused.map((r) => r.enrollmentId));
       targets = targets.filter((t) => !out.has(t));
@@ -126,10 +149,27 @@ export class CommandService {
     const bodySealed = sealed ? this.secrets.seal(plist, commandBodyPurpose(uuid)) : null;
     try {
       // The command, its queue rows and the pushes it owes commit together (the outbox).
-      await this.store.transaction(async (tx) => {
+      const write = async (tx: Tx) => {
         await insertCommand(tx, { uuid, requestType, body, bodySealed, priority: opts.priority ?? 0, expiresAt: opts.expiresAt ?? null, createdBy: opts.createdBy }, targets, now);
         await this.outbox.record(tx, "command.queued", { commandUuid: uuid, requestType, targets });
-      });
+        // Who queued what to which devices: the first targets by id (the command's own page lists them all).
+        await this.audit.record(tx, {
+          actor: opts.createdBy,
+          action: "command.queue",
+          target: targets.length === 1 ? targets[0]! : null,
+          detail: {
+            commandUuid: uuid,
+            requestType,
+            targetCount: targets.length,
+            targets: targets.slice(0, AUDITED_TARGETS),
+            ...(opts.priority ? { priority: opts.priority } : {}),
+            ...(opts.expiresAt != null ? { expiresAt: new Date(opts.expiresAt).toISOString() } : {}),
+            ...(refused.length ? { refused: refused.length } : {}),
+          },
+        });
+      };
+      if (outer) await write(outer);
+      else await this.store.transaction(write);
     } catch (e) {
       if (/unique|duplicate/i.test((e as Error).message)) throw new CommandError(409, `a command with CommandUUID ${uuid} already exists`);
       throw e;
@@ -140,10 +180,10 @@ export class CommandService {
   }
 
   /** ClearPasscode needs the device's own escrowed UnlockToken, so it goes to one device at a time. */
-  private async withUnlockToken(params: PlistDict, targets: string[]): Promise<PlistDict> {
+  private async withUnlockToken(ex: Executor, params: PlistDict, targets: string[]): Promise<PlistDict> {
     const unique = [...new Set(targets)];
     if (unique.length !== 1) throw new CommandError(400, "ClearPasscode carries the device's own UnlockToken: queue it to one enrollment at a time");
-    const token = await this.unlockTokenOf(unique[0]!);
+    const token = await this.unlockTokenOf(unique[0]!, ex);
     if (!token) throw new CommandError(409, `no UnlockToken is escrowed for ${unique[0]} (the device sends one at TokenUpdate when the enrollment grants device lock and passcode removal)`);
     return { ...params, UnlockToken: token };
   }
@@ -153,8 +193,8 @@ export class CommandService {
    * (platform, channel, supervision, access rights), and keys of the command that do not exist for it (a
    * macOS-only key sent to an iPhone). Throws on the first kind of refusal unless `skipRefused`; returns the refusals.
    */
-  private async checkTargets(requestType: string, params: PlistDict, targets: string[], skipRefused: boolean): Promise<Refusal[]> {
-    const rows = await enrollmentsForTargeting(this.store, targets);
+  private async checkTargets(ex: Executor, requestType: string, params: PlistDict, targets: string[], skipRefused: boolean): Promise<Refusal[]> {
+    const rows = await enrollmentsForTargeting(ex, targets);
     const found = new Map(rows.map((r) => [r.id, r]));
     const unknown = targets.filter((t) => !found.has(t));
     if (unknown.length && !skipRefused) throw new CommandError(404, `unknown enrollment${unknown.length > 1 ? "s" : ""}: ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? ", …" : ""}`, { unknown: unknown.slice(0, 100) });
@@ -172,7 +212,7 @@ export class CommandService {
       if (!platform) continue; // Not yet known (no Authenticate facts): nothing to hold against the command.
       let rights = ALL_ACCESS_RIGHTS;
       if (row.enrollment_profile_id) {
-        if (!rightsCache.has(row.enrollment_profile_id)) rightsCache.set(row.enrollment_profile_id, await this.accessRightsOf(row.enrollment_profile_id));
+        if (!rightsCache.has(row.enrollment_profile_id)) rightsCache.set(row.enrollment_profile_id, await this.accessRightsOf(row.enrollment_profile_id, ex));
         rights = rightsCache.get(row.enrollment_profile_id) ?? ALL_ACCESS_RIGHTS;
       }
       const userEnrollment = row.kind === "user-enrollment";
@@ -236,10 +276,18 @@ export class CommandService {
    * Cancels the command for every target not yet sent it; with `force`, also for targets that were sent it and
    * have not answered (they are not sent it again). Says per target why the command stays where it does.
    */
-  async cancel(uuid: string, opts: { force?: boolean } = {}): Promise<CancelOutcome | undefined> {
+  async cancel(uuid: string, actor: Actor, opts: { force?: boolean } = {}): Promise<CancelOutcome | undefined> {
     return this.store.transaction(async (tx) => {
-      if (!(await getCommand(tx, uuid))) return undefined;
-      return cancelOutstanding(tx, uuid, Date.now(), opts.force ?? false);
+      const command = await getCommand(tx, uuid);
+      if (!command) return undefined;
+      const outcome = await cancelOutstanding(tx, uuid, Date.now(), opts.force ?? false);
+      await this.audit.record(tx, {
+        actor,
+        action: "command.cancel",
+        target: null,
+        detail: { commandUuid: uuid, requestType: command.request_type, cancelled: outcome.cancelled, notCancelled: outcome.notCancelledTotal, force: opts.force ?? false },
+      });
+      return outcome;
     });
   }
 }

@@ -28,7 +28,7 @@ export const mdmModule: OrchardModule = {
     const binding = new IdentityBinding(store, ctx.outbox, issuedFor);
     const checkin = new CheckinService(store, ctx.secrets, ctx.outbox, binding, logger, { userAuthenticate: config.userAuthenticate, getToken: new Map(), maxUserChannels: config.maxUserChannelsPerDevice }, enrollmentProfileOfCertificate);
     const connect = new ConnectService(store, ctx.outbox, binding, ctx.results, ctx.secrets);
-    const commands = new CommandService(store, ctx.outbox, ctx.secrets, (id) => ctx.enrollmentProfiles.accessRights(id), (id) => checkin.unlockToken(id));
+    const commands = new CommandService(store, ctx.outbox, ctx.secrets, ctx.audit, (id, ex) => ctx.enrollmentProfiles.accessRights(id, ex), (id, ex) => checkin.unlockToken(id, ex));
     ctx.mdm = { checkin, connect, commands, binding, verifier, enrollments: new EnrollmentQueries(store) };
     ctx.results.register("DeviceInformation", applyDeviceInformation);
 

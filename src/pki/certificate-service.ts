@@ -6,6 +6,8 @@
 // `refreshMs` from the rows revoked since the last read (an index range on revoked_at). A revocation through this
 // replica takes effect here at once.
 import type { Store } from "../store/db.ts";
+import type { Actor } from "../events/actor.ts";
+import type { AuditLog } from "../events/audit-log.ts";
 import { identitiesExpiringBefore, listIssued, revokeIssued, revokedSince, type IssuedCertificateRow, type IssuedCursor } from "../store/issued-certificates.ts";
 
 /** Rows revoked within this much before the last read are read again: clocks of replicas differ a little. */
@@ -19,6 +21,7 @@ export class CertificateService {
 
   constructor(
     private readonly store: Store,
+    private readonly audit: AuditLog,
     private readonly refreshMs = 2_000,
   ) {}
 
@@ -31,8 +34,15 @@ export class CertificateService {
     return identitiesExpiringBefore(this.store, before, limit, after);
   }
 
-  async revoke(serial: string, now = Date.now()): Promise<IssuedCertificateRow | undefined> {
-    const row = await revokeIssued(this.store, serial, now);
+  /** Revokes a certificate; the audit entry is written only when this call revoked it (not when it already was). */
+  async revoke(serial: string, actor: Actor, now = Date.now()): Promise<IssuedCertificateRow | undefined> {
+    const row = await this.store.transaction(async (tx) => {
+      const { row: r, revokedNow } = await revokeIssued(tx, serial, now);
+      if (r && revokedNow) {
+        await this.audit.record(tx, { actor, action: "certificate.revoke", target: r.serial, detail: { kind: r.kind, subject: r.subject, fingerprint: r.fingerprint, enrollmentId: r.enrollment_id } });
+      }
+      return r;
+    });
     if (row?.revoked_at != null) this.revoked.add(row.fingerprint);
     return row;
   }

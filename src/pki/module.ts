@@ -10,7 +10,7 @@ export const pkiModule: OrchardModule = {
   name: "pki",
   setup(ctx) {
     const { credentials } = ctx;
-    ctx.certificates = new CertificateService(ctx.store);
+    ctx.certificates = new CertificateService(ctx.store, ctx.audit);
     ctx.scep = new ScepIssuance({
       store: ctx.store,
       ca: () => credentials.ca,

@@ -40,8 +40,8 @@ describeEachDatabase("SCEP issuance transaction", (database) => {
   }
 
   it("a certificate that cannot be recorded does not spend the one-time challenge; the retry succeeds, a replay after it is refused", async () => {
-    const p = await t.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: "atomic" });
-    const { challenge } = await t.ctx.enrollmentProfiles.createChallenge({ profileId: p.id });
+    const p = await t.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: "atomic" }, "system:test");
+    const { challenge } = await t.ctx.enrollmentProfiles.createChallenge({ profileId: p.id }, "system:test");
 
     await refuseCertificateRecords(true);
     try {
@@ -58,7 +58,7 @@ describeEachDatabase("SCEP issuance transaction", (database) => {
   });
 
   it("two requests racing with one one-time challenge: one certificate, one refusal", async () => {
-    const { challenge } = await t.ctx.enrollmentProfiles.createChallenge();
+    const { challenge } = await t.ctx.enrollmentProfiles.createChallenge({}, "system:test");
     const [a, b] = await Promise.all([pkcsReq(challenge, "CN=racer a"), pkcsReq(challenge, "CN=racer b")]);
     const outcomes = (await Promise.all([t.ctx.scep.pkiOperation(a!), t.ctx.scep.pkiOperation(b!)])).map((r) => r.outcome.status).sort();
     expect(outcomes).toEqual(["FAILURE", "SUCCESS"]);

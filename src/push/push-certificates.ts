@@ -7,6 +7,8 @@ import type { Logger } from "pino";
 import type { Executor, Store } from "../store/db.ts";
 import type { SecretBox } from "../secrets/envelope.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { Actor } from "../events/actor.ts";
+import type { AuditLog } from "../events/audit-log.ts";
 import {
   activePushCertificate,
   deletePushCertificate,
@@ -89,6 +91,7 @@ export class PushCertificateService {
     private readonly secrets: SecretBox,
     private readonly logger: Logger,
     metrics: MetricsRegistry,
+    private readonly audit: AuditLog,
   ) {
     metrics.gauge("orchard_push_certificate_expiry_seconds", "Seconds until each push certificate expires (negative once expired).", () =>
       this.expiries.map(([labels, notAfter]) => [labels, Math.round((notAfter - Date.now()) / 1000)]),
@@ -96,7 +99,7 @@ export class PushCertificateService {
   }
 
   /** Reads, checks and stores a push certificate. Throws PushCertificateError or PushTopicChangeError. */
-  async upload(input: PushUpload, opts: { force?: boolean; now?: Date } = {}): Promise<UploadOutcome> {
+  async upload(input: PushUpload, actor: Actor, opts: { force?: boolean; now?: Date } = {}): Promise<UploadOutcome> {
     const now = opts.now ?? new Date();
     const material = await this.materialOf(input, now);
     const current = await activePushCertificate(this.store);
@@ -115,29 +118,40 @@ export class PushCertificateService {
         stranded,
       );
     }
-    const row = await this.store.transaction((tx) => savePushCertificate(
-      tx,
-      {
-        topic: material.topic,
-        subject: material.subject,
-        issuer: material.issuer,
-        serial: material.serial,
-        fingerprint: material.fingerprint,
-        cert_pem: [material.certDer, ...material.chainDer].map((d) => derToPem(d)).join(""),
-        key_sealed: this.secrets.seal(new Uint8Array(material.key.export({ format: "der", type: "pkcs8" })), PUSH_KEY_PURPOSE),
-        not_before: material.notBefore.getTime(),
-        not_after: material.notAfter.getTime(),
-      },
-      kind !== "renewal",
-      now.getTime(),
-    ));
-    await deletePushKeyRequest(this.store, spkiSha256(spkiDer(material.key)));
+    const previousTopic = kind === "new-topic" ? (current?.topic ?? null) : null;
+    const row = await this.store.transaction(async (tx) => {
+      const saved = await savePushCertificate(
+        tx,
+        {
+          topic: material.topic,
+          subject: material.subject,
+          issuer: material.issuer,
+          serial: material.serial,
+          fingerprint: material.fingerprint,
+          cert_pem: [material.certDer, ...material.chainDer].map((d) => derToPem(d)).join(""),
+          key_sealed: this.secrets.seal(new Uint8Array(material.key.export({ format: "der", type: "pkcs8" })), PUSH_KEY_PURPOSE),
+          not_before: material.notBefore.getTime(),
+          not_after: material.notAfter.getTime(),
+        },
+        kind !== "renewal",
+        now.getTime(),
+      );
+      // The key request this certificate answers is spent (with the upload, or not at all).
+      await deletePushKeyRequest(tx, spkiSha256(spkiDer(material.key)));
+      await this.audit.record(tx, {
+        actor,
+        action: "push_certificate.upload",
+        target: saved.topic,
+        detail: { kind, previousTopic, forced: kind === "new-topic", serial: saved.serial, fingerprint: saved.fingerprint, notAfter: new Date(saved.not_after).toISOString() },
+      });
+      return saved;
+    });
     this.refreshedAt = 0;
     const view = viewOf(row, now.getTime());
     this.logger.info({ topic: row.topic, notAfter: view.notAfter, kind, previousTopic: kind === "new-topic" ? (current?.topic ?? null) : null }, "push certificate uploaded");
     if (view.warning) this.logger.warn({ topic: row.topic, notAfter: view.notAfter }, view.warning);
     await this.refresh(this.store);
-    return { certificate: view, kind, previousTopic: kind === "new-topic" ? (current?.topic ?? null) : null };
+    return { certificate: view, kind, previousTopic };
   }
 
   async list(now = Date.now()): Promise<PushCertificateView[]> {
@@ -149,8 +163,12 @@ export class PushCertificateService {
     return r ? viewOf(r, Date.now()) : undefined;
   }
 
-  async remove(topic: string): Promise<boolean> {
-    const ok = await deletePushCertificate(this.store, topic);
+  async remove(topic: string, actor: Actor): Promise<boolean> {
+    const ok = await this.store.transaction(async (tx) => {
+      if (!(await deletePushCertificate(tx, topic))) return false;
+      await this.audit.record(tx, { actor, action: "push_certificate.delete", target: topic });
+      return true;
+    });
     this.refreshedAt = 0;
     return ok;
   }
@@ -201,10 +219,15 @@ export class PushCertificateService {
    * A new key and CSR for a push certificate (`orchard push csr`). The key stays here, sealed, so the
    * certificate Apple issues for it can later be uploaded on its own.
    */
-  async createRequest(subject = "CN=Orchard MDM push,O=Orchard"): Promise<{ csrPem: string; csrDer: Uint8Array; keyPem: string }> {
+  async createRequest(actor: Actor, subject = "CN=Orchard MDM push,O=Orchard"): Promise<{ csrPem: string; csrDer: Uint8Array; keyPem: string }> {
     const key = await generatePrivateKey({ type: "rsa", bits: 2048 });
     const csrDer = createCsr({ subject, key });
-    await savePushKeyRequest(this.store, spkiSha256(spkiDer(key)), subject, this.secrets.seal(new Uint8Array(key.export({ format: "der", type: "pkcs8" })), PURPOSE_REQUEST_KEY), Date.now());
+    const keyId = spkiSha256(spkiDer(key));
+    await this.store.transaction(async (tx) => {
+      await savePushKeyRequest(tx, keyId, subject, this.secrets.seal(new Uint8Array(key.export({ format: "der", type: "pkcs8" })), PURPOSE_REQUEST_KEY), Date.now());
+      // The public key's hash names the request (the key itself stays sealed here).
+      await this.audit.record(tx, { actor, action: "push_certificate.csr", target: null, detail: { subject, publicKeySha256: keyId } });
+    });
     return { csrPem: derToPem(csrDer, "CERTIFICATE REQUEST"), csrDer, keyPem: exportPrivateKeyPem(key) };
   }
 

@@ -22,6 +22,8 @@ import type { PushIdentity } from "./apns-client.ts";
 import type { ApnsTransport } from "./apns-transport.ts";
 import { classifyApnsResult, describeApnsResult, type ApnsResult, type PushVerdict } from "./apns-response.ts";
 import type { PushCertificateService } from "./push-certificates.ts";
+import type { Actor } from "../events/actor.ts";
+import type { AuditLog } from "../events/audit-log.ts";
 
 export const PUSH_JOB = "push.enrollments";
 export const PUSH_SWEEP_JOB = "push.sweep";
@@ -91,6 +93,7 @@ export interface PushDispatcherDeps {
   client: ApnsTransport;
   logger: Logger;
   metrics: MetricsRegistry;
+  audit: AuditLog;
 }
 
 export class PushDispatcher {
@@ -177,12 +180,21 @@ export class PushDispatcher {
   }
 
   /** Validates ids for the admin API: the ones that are enrollments are queued, the rest reported. */
-  async requestForApi(ids: readonly string[]): Promise<{ queued: number; unknown: string[]; jobs: number }> {
+  async requestForApi(ids: readonly string[], actor: Actor): Promise<{ queued: number; unknown: string[]; jobs: number }> {
     const unique = [...new Set(ids)];
     const found = await existingEnrollments(this.deps.store, unique);
     const known = unique.filter((id) => found.has(id));
-    const jobs = known.length && (await this.deps.certificates.hasAny()) ? await this.request(known, "request") : 0;
-    return { queued: jobs ? known.length : 0, unknown: unique.filter((id) => !found.has(id)), jobs };
+    const unknown = unique.filter((id) => !found.has(id));
+    const jobs =
+      known.length && (await this.deps.certificates.hasAny())
+        ? await this.deps.store.transaction(async (tx) => {
+            const n = await this.requestIn(tx, known, "request");
+            // How many, not which: a push to the fleet would make an entry of 100,000 ids.
+            if (n > 0) await this.deps.audit.record(tx, { actor, action: "push.send", target: known.length === 1 ? known[0]! : null, detail: { enrollments: known.length, unknown: unknown.length } });
+            return n;
+          })
+        : 0;
+    return { queued: jobs ? known.length : 0, unknown, jobs };
   }
 
   private nudge(delayMs: number): void {

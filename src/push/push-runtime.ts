@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { AppContext } from "../app-context.ts";
 import { startApnsDev, type ApnsDev } from "./apns-dev/apns-dev.ts";
 import { issuePushCertificate } from "./apns-dev/authority.ts";
+import { systemActor } from "../events/actor.ts";
 
 export interface PushRuntime {
   /** The in-process local APNs endpoint, when running in development mode. */
@@ -38,7 +39,7 @@ async function startLocalApns(ctx: AppContext, logger: Logger): Promise<ApnsDev>
   ctx.push.client.useGateway(dev.url, [dev.caPem]);
   if (!(await ctx.push.certificates.hasAny())) {
     const cert = await issuePushCertificate(dev.authority.ca);
-    await ctx.push.certificates.upload({ certificate: cert.certPem, privateKey: cert.keyPem });
+    await ctx.push.certificates.upload({ certificate: cert.certPem, privateKey: cert.keyPem }, systemActor("apns-dev"));
     logger.info({ topic: cert.topic }, "development push certificate issued by the local APNs endpoint and made active");
   }
   logger.info({ provider: dev.url, deviceFeed: dev.feed?.url }, "local APNs endpoint running: pushes go there, virtual devices listen on the device feed");

@@ -7,6 +7,7 @@ import type { SecretBox } from "../secrets/envelope.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import type { Outbox } from "../events/outbox.ts";
 import type { JobRunner } from "../jobs/runner.ts";
+import type { AuditLog } from "../events/audit-log.ts";
 import { ApnsClient, type ApnsClientOptions } from "./apns-client.ts";
 import type { ApnsTransport } from "./apns-transport.ts";
 import { ApnsWorkerPool } from "./apns-worker-pool.ts";
@@ -27,11 +28,12 @@ export interface PushServiceDeps {
   metrics: MetricsRegistry;
   outbox: Outbox;
   jobs: JobRunner;
+  audit: AuditLog;
 }
 
 export function buildPushServices(deps: PushServiceDeps, options: Partial<PushDispatcherOptions> = {}): PushServices {
   const { config } = deps;
-  const certificates = new PushCertificateService(deps.store, deps.secrets, deps.logger, deps.metrics);
+  const certificates = new PushCertificateService(deps.store, deps.secrets, deps.logger, deps.metrics, deps.audit);
   const clientOptions: ApnsClientOptions = {
     ...(config.apnsUrl ? { url: config.apnsUrl } : {}),
     ...(config.apnsCaFile ? { extraCaPem: [readApnsCa(config.apnsCaFile)] } : {}),
@@ -39,7 +41,7 @@ export function buildPushServices(deps: PushServiceDeps, options: Partial<PushDi
   };
   const client: ApnsTransport = config.pushThreads > 0 ? new ApnsWorkerPool({ ...clientOptions, threads: config.pushThreads }) : new ApnsClient(clientOptions);
   const dispatcher = new PushDispatcher(
-    { store: deps.store, outbox: deps.outbox, jobs: deps.jobs, certificates, client, logger: deps.logger, metrics: deps.metrics },
+    { store: deps.store, outbox: deps.outbox, jobs: deps.jobs, certificates, client, logger: deps.logger, metrics: deps.metrics, audit: deps.audit },
     { repushAfterMs: config.pushRepushAfterSeconds * 1000, sweepLimit: config.pushSweepLimit, nudgeDelayMs: config.pushCoalesceMs, retryBaseMs: config.pushRetryBaseMs, ...options },
   );
   dispatcher.register();

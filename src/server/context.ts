@@ -35,6 +35,7 @@ async function assemble(config: OrchardConfig, logger: Logger, store: Store, sec
   const metrics = new MetricsRegistry();
   registerProcessMetrics(metrics);
   const events = new EventBus(logger);
+  const audit = new AuditLog(store);
   const kernel = {
     config,
     store,
@@ -44,8 +45,8 @@ async function assemble(config: OrchardConfig, logger: Logger, store: Store, sec
     events,
     outbox: new Outbox(events),
     results: new ResultProcessors(),
-    tokens: new ApiTokenService(store),
-    audit: new AuditLog(store),
+    tokens: new ApiTokenService(store, audit),
+    audit,
     jobs: new JobRunner(store, logger, metrics),
   };
   const credentials = await ensureServerCredentials(kernel);

@@ -5,8 +5,11 @@ import type { Logger } from "pino";
 import { startDemoFleet, type DemoFleet } from "../../sim/demo-fleet.ts";
 import { PROFILE_DEFAULTS } from "../manage/enrollment-profiles/enrollment-profiles.ts";
 import type { RunningServer } from "./serve.ts";
+import { systemActor } from "../events/actor.ts";
 
 export const DEMO_PROFILE_NAME = "Demo fleet";
+/** The demo sets up its profile by itself: audited as a system actor. */
+const DEMO_ACTOR = systemActor("demo");
 
 export interface Demo {
   fleet: DemoFleet;
@@ -20,8 +23,8 @@ export async function startDemo(server: RunningServer, logger: Logger, count = 2
   const profiles = server.ctx.enrollmentProfiles;
   // Restarting the demo reuses its profile, renewing the link when it lapsed.
   let profile = (await profiles.list()).find((p) => p.name === DEMO_PROFILE_NAME);
-  if (!profile) profile = await profiles.create({ ...PROFILE_DEFAULTS, name: DEMO_PROFILE_NAME, description: "Virtual devices of orchard serve --demo" });
-  else if (profile.lapsed) profile = await profiles.renew(profile.id);
+  if (!profile) profile = await profiles.create({ ...PROFILE_DEFAULTS, name: DEMO_PROFILE_NAME, description: "Virtual devices of orchard serve --demo" }, DEMO_ACTOR);
+  else if (profile.lapsed) profile = await profiles.renew(profile.id, DEMO_ACTOR);
   const row = await profiles.row(profile.id);
   const file = await profiles.mobileconfig(row, { signed: true });
 

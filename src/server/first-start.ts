@@ -5,6 +5,10 @@ import { join } from "node:path";
 import type { AppContext } from "../app-context.ts";
 import { PROFILE_DEFAULTS, ProfileError } from "../manage/enrollment-profiles/enrollment-profiles.ts";
 import { anyProfileEverMade } from "../store/enrollment-profiles.ts";
+import { systemActor } from "../events/actor.ts";
+
+/** What Orchard sets up by itself on an empty database is audited under this actor. */
+const FIRST_START = systemActor("first-start");
 
 export const ADMIN_TOKEN_FILE = "admin-token";
 
@@ -16,7 +20,7 @@ export const ADMIN_TOKEN_FILE = "admin-token";
 export async function ensureAdminToken(ctx: AppContext): Promise<string | undefined> {
   const path = join(ctx.config.dataDir, ADMIN_TOKEN_FILE);
   if ((await ctx.tokens.count()) > 0) return path;
-  const { token } = await ctx.tokens.create("initial-admin", "admin");
+  const { token } = await ctx.tokens.create("initial-admin", "admin", FIRST_START);
   mkdirSync(ctx.config.dataDir, { recursive: true });
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   ctx.logger.info({ file: path }, "created the initial admin API token");
@@ -54,7 +58,7 @@ export const DEFAULT_PROFILE_NAME = "Default";
 export async function enrollmentLink(ctx: AppContext): Promise<string | undefined> {
   if (!(await anyProfileEverMade(ctx.store))) {
     try {
-      await ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: DEFAULT_PROFILE_NAME, description: "Created on first start" });
+      await ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: DEFAULT_PROFILE_NAME, description: "Created on first start" }, FIRST_START);
     } catch (e) {
       // E.g. a plain-http public URL outside development mode: the admin creates profiles when ready.
       if (!(e instanceof ProfileError)) throw e;

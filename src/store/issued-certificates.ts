@@ -23,9 +23,11 @@ export function issuedByFingerprintQuery(db: Kysely<Database>, fingerprint: stri
   return db.selectFrom("issued_certificates").selectAll().where("fingerprint", "=", fingerprint);
 }
 
-export async function revokeIssued(store: Executor, serial: string, now: number): Promise<IssuedCertificateRow | undefined> {
-  await store.db.updateTable("issued_certificates").set({ revoked_at: now }).where("serial", "=", serial).where("revoked_at", "is", null).execute();
-  return store.db.selectFrom("issued_certificates").selectAll().where("serial", "=", serial).executeTakeFirst();
+/** Revokes a certificate unless it already was; the row (if any), and whether this call revoked it. */
+export async function revokeIssued(store: Executor, serial: string, now: number): Promise<{ row: IssuedCertificateRow | undefined; revokedNow: boolean }> {
+  const r = await store.db.updateTable("issued_certificates").set({ revoked_at: now }).where("serial", "=", serial).where("revoked_at", "is", null).executeTakeFirst();
+  const row = await store.db.selectFrom("issued_certificates").selectAll().where("serial", "=", serial).executeTakeFirst();
+  return { row, revokedNow: Number(r.numUpdatedRows) > 0 };
 }
 
 /** Where a page of certificates ordered by (not_after, serial) ended: the sort key of its last row. */

@@ -64,10 +64,10 @@ describeEachDatabase("a revoked identity certificate", (database) => {
   it("is refused with 401 naming revocation on every device route, here at once and on another replica within 3 s", async () => {
     const [a, b] = servers as [RunningServer, RunningServer];
     const base = `http://127.0.0.1:${a.httpPort}`;
-    const token = (await a.ctx.tokens.create("revoker", "admin")).token;
+    const token = (await a.ctx.tokens.create("revoker", "admin", "system:test")).token;
 
-    const profile = await a.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: `revocation-${database.dialect}` });
-    const { challenge } = await a.ctx.enrollmentProfiles.createChallenge({ profileId: profile.id });
+    const profile = await a.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: `revocation-${database.dialect}` }, "system:test");
+    const { challenge } = await a.ctx.enrollmentProfiles.createChallenge({ profileId: profile.id }, "system:test");
     const key = await generatePrivateKey({ type: "rsa", bits: 2048 });
     const udid = randomUUID().toUpperCase();
     const scep = await new ScepClient({ url: `${base}/scep` }).enroll({ key, subject: `CN=${udid}`, challenge });

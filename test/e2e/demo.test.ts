@@ -23,7 +23,7 @@ describe("orchard serve --demo", () => {
     const logger = createLogger("silent");
     server = await startServer(config, { logger, apnsDev: true });
     demo = await startDemo(server, logger, 6);
-    auth = { authorization: `Bearer ${(await server.ctx.tokens.create("t", "admin")).token}` };
+    auth = { authorization: `Bearer ${(await server.ctx.tokens.create("t", "admin", "system:test")).token}` };
   }, 120_000);
   afterAll(async () => {
     await demo?.stop();

@@ -72,7 +72,7 @@ describeEachDatabase("device identity without Mdm-Signature", (database) => {
 
   it("accepts the identity as a TLS client certificate, and binds it", async () => {
     const base = `http://127.0.0.1:${server.httpPort}`;
-    const auth = { authorization: `Bearer ${(await server.ctx.tokens.create("identity-test", "admin")).token}` };
+    const auth = { authorization: `Bearer ${(await server.ctx.tokens.create("identity-test", "admin", "system:test")).token}` };
     const api = async (path: string): Promise<Record<string, unknown>> => {
       const r = await fetch(`${base}/api/v1${path}`, { headers: auth });
       expect(r.status, path).toBe(200);
@@ -82,8 +82,8 @@ describeEachDatabase("device identity without Mdm-Signature", (database) => {
       ((await api("/certificates?expiringWithinDays=400")).certificates as Array<{ fingerprint: string; enrollmentId: string | null }>).find((c) => c.fingerprint === fingerprint);
 
     // The identity comes from Orchard's SCEP server, as a device's would, so Orchard keeps a record of it.
-    const profile = await server.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: `identity-${database.dialect}` });
-    const { challenge } = await server.ctx.enrollmentProfiles.createChallenge({ profileId: profile.id });
+    const profile = await server.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: `identity-${database.dialect}` }, "system:test");
+    const { challenge } = await server.ctx.enrollmentProfiles.createChallenge({ profileId: profile.id }, "system:test");
     const key = await generatePrivateKey({ type: "rsa", bits: 2048 });
     const udid = randomUUID().toUpperCase();
     const scep = await new ScepClient({ url: `${base}/scep` }).enroll({ key, subject: `CN=${udid}`, challenge });

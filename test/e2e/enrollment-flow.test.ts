@@ -41,7 +41,7 @@ describeEachDatabase("enrollment through the download link, and identity renewal
     const port = await freePort();
     const config = { ...loadConfig({ ORCHARD_DATA_DIR: dir, ORCHARD_PUBLIC_URL: `https://localhost:${port}` }), databaseUrl: fresh.url, httpsPort: port, host: "127.0.0.1" };
     server = await startServer(config, { logger: createLogger("silent") });
-    auth = { authorization: `Bearer ${(await server.ctx.tokens.create("t", "admin")).token}` };
+    auth = { authorization: `Bearer ${(await server.ctx.tokens.create("t", "admin", "system:test")).token}` };
   });
   afterAll(async () => {
     await server.stop();

@@ -69,7 +69,7 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     deviceServer = createServer(requestListenerOf(app));
     await new Promise<void>((resolve) => deviceServer.listen(0, "127.0.0.1", resolve));
     devicePort = (deviceServer.address() as AddressInfo).port;
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin")).token}` };
+    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
     t.ctx.events.onAny((event, payload) => void events.push({ event, payload }));
   });
   afterAll(async () => {
@@ -431,6 +431,11 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
     expect(outcome.skipped).toContainEqual({ enrollmentId: stuck.udid, reason: expect.stringMatching(/access right/) });
     const delivered = parsePlist(Buffer.from((await connect(ok, { Status: "Idle" })).body)) as PlistDict;
     expect((delivered.Command as PlistDict).RequestType).toBe("InstallProfile");
+    // The refused renewal left nothing behind: its challenge rolled back with it, so the next sweep tries again
+    // (an unspent challenge would hold the device off until it expired, 14 days later).
+    const challenges = await t.ctx.store.db.selectFrom("scep_challenges").select("enrollment_id").where("enrollment_id", "in", [stuck.udid, ok.udid]).execute();
+    expect(challenges.map((c) => c.enrollment_id)).toEqual([ok.udid]);
+    expect((await t.ctx.identityRenewal.run()).skipped).toContainEqual({ enrollmentId: stuck.udid, reason: expect.stringMatching(/access right/) });
   });
 
   it("serves device routes on the socket as fastify would: other methods, query strings, metrics, unexpected errors", async () => {

@@ -118,10 +118,10 @@ describeEachDatabase("outbox: reactions survive a replica killed between commit 
     try {
       const cert = await issuePushCertificate(apns.authority.ca);
       topic = cert.topic;
-      await ctx.push.certificates.upload({ certificate: cert.certPem, privateKey: cert.keyPem });
+      await ctx.push.certificates.upload({ certificate: cert.certPem, privateKey: cert.keyPem }, "system:test");
       const port = (hooks.address() as { port: number }).port;
-      await ctx.webhooks.create({ url: `http://127.0.0.1:${port}/hook`, events: [], format: "orchard" });
-      token = (await ctx.tokens.create("outbox-test", "admin")).token;
+      await ctx.webhooks.create({ url: `http://127.0.0.1:${port}/hook`, events: [], format: "orchard" }, "system:test");
+      token = (await ctx.tokens.create("outbox-test", "admin", "system:test")).token;
       const key = await generatePrivateKey({ type: "rsa", bits: 2048 });
       sign = createMdmBodySigner(issueDeviceCertificate(ctx.credentials.ca, { subject: `CN=${udid}`, publicKey: key }), key);
     } finally {
@@ -187,8 +187,8 @@ describeEachDatabase("outbox: reactions are rows of the change's own transaction
       // A process that dies right after a commit runs nothing in memory: no bus event, no job.
       t.ctx.events.emit = () => {};
       const cert = await issuePushCertificate(apns.authority.ca);
-      await t.ctx.push.certificates.upload({ certificate: cert.certPem, privateKey: cert.keyPem });
-      await t.ctx.webhooks.create({ url: "http://127.0.0.1:9/hook", events: [], format: "orchard" });
+      await t.ctx.push.certificates.upload({ certificate: cert.certPem, privateKey: cert.keyPem }, "system:test");
+      await t.ctx.webhooks.create({ url: "http://127.0.0.1:9/hook", events: [], format: "orchard" }, "system:test");
       const key = await generatePrivateKey({ type: "rsa", bits: 2048 });
       const udid = randomUUID().toUpperCase();
       const sign = createMdmBodySigner(issueDeviceCertificate(t.ctx.credentials.ca, { subject: `CN=${udid}`, publicKey: key }), key);
@@ -200,7 +200,7 @@ describeEachDatabase("outbox: reactions are rows of the change's own transaction
       };
       expect(await put({ MessageType: "Authenticate", UDID: udid, Topic: cert.topic })).toBe(200);
       expect(await put({ MessageType: "TokenUpdate", UDID: udid, Topic: cert.topic, Token: randomBytes(32), PushMagic: "m" })).toBe(200);
-      await t.ctx.mdm.commands.queue("DeviceInformation", { Queries: ["OSVersion"] }, { targets: [udid], createdBy: "test" });
+      await t.ctx.mdm.commands.queue("DeviceInformation", { Queries: ["OSVersion"] }, { targets: [udid], createdBy: "system:test" });
 
       const jobs = await t.ctx.store.db.selectFrom("jobs").select(["kind", "payload"]).execute();
       expect(jobs.filter((j) => j.kind === PUSH_JOB).map((j) => (JSON.parse(j.payload) as { ids: string[] }).ids)).toEqual([[udid]]);
@@ -217,7 +217,7 @@ describeEachDatabase("outbox: reactions are rows of the change's own transaction
   it("rolls the reactions back with the change", async () => {
     const t = await buildTestContext(database);
     try {
-      await t.ctx.webhooks.create({ url: "http://127.0.0.1:9/hook", events: [], format: "orchard" });
+      await t.ctx.webhooks.create({ url: "http://127.0.0.1:9/hook", events: [], format: "orchard" }, "system:test");
       await expect(
         t.ctx.store.transaction(async (tx) => {
           await t.ctx.outbox.record(tx, "enrollment.checked_out", { enrollmentId: "X", deviceId: "X" });

@@ -43,7 +43,7 @@ describeEachDatabase("push fan-out across two replicas", (database) => {
     const cert = await issuePushCertificate(dev.authority.ca);
     topic = cert.topic;
     // Uploaded through one replica, used by both.
-    await replicas[0]!.push.certificates.upload({ certificate: cert.certPem, privateKey: cert.keyPem });
+    await replicas[0]!.push.certificates.upload({ certificate: cert.certPem, privateKey: cert.keyPem }, "system:test");
   });
   afterAll(async () => {
     for (const r of replicas ?? []) {

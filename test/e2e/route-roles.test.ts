@@ -58,7 +58,7 @@ describeEachDatabase("every admin route's role", (database) => {
     t = await buildTestContext(database);
     app = await buildHttpApp(t.ctx);
     await app.ready();
-    for (const role of ["readonly", "operator", "admin"] as const) tokens[role] = (await t.ctx.tokens.create(`walk-${role}`, role)).token;
+    for (const role of ["readonly", "operator", "admin"] as const) tokens[role] = (await t.ctx.tokens.create(`walk-${role}`, role, "system:test")).token;
   });
   afterAll(async () => {
     await app.close();

@@ -151,7 +151,7 @@ describeEachDatabase("SCEP PKIOperation under mutated messages", (database) => {
     server = await startServer(config, { logger: createLogger(process.env.FUZZ_LOG ? "error" : "silent") });
 
     // A live enrollment profile's challenge, so that unmutated requests would be issued.
-    const profile = await server.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: "fuzz" });
+    const profile = await server.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: "fuzz" }, "system:test");
     const row = await server.ctx.enrollmentProfiles.row(profile.id);
     const p = parsePlist(await server.ctx.enrollmentProfiles.mobileconfig(row, { signed: false })) as { PayloadContent: Array<{ PayloadContent: { Challenge: string } }> };
     const challenge = p.PayloadContent[1]!.PayloadContent.Challenge;

@@ -69,7 +69,7 @@ describeEachDatabase("SCEP server", (database) => {
     server = await startServer(config, { logger: createLogger("silent") });
     url = `https://127.0.0.1:${server.httpsPort}/scep`;
     fetcher = httpsFetch(server.caPem);
-    auth = { authorization: `Bearer ${(await server.ctx.tokens.create("t", "admin")).token}` };
+    auth = { authorization: `Bearer ${(await server.ctx.tokens.create("t", "admin", "system:test")).token}` };
     const profile = (await api("POST", "/api/v1/enrollment-profiles", { name: "scep" })).json();
     const row = await server.ctx.enrollmentProfiles.row(profile.id);
     const { parsePlist } = await import("../../src/wire/plist.ts");
@@ -130,8 +130,8 @@ describeEachDatabase("SCEP server", (database) => {
     const t = await buildTestContext(database, { scepAllowLegacyDes: true });
     const app = await buildHttpApp(t.ctx);
     try {
-      const p = await t.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: "legacy" });
-      const one = await t.ctx.enrollmentProfiles.createChallenge({ profileId: p.id });
+      const p = await t.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: "legacy" }, "system:test");
+      const one = await t.ctx.enrollmentProfiles.createChallenge({ profileId: p.id }, "system:test");
       const injected: FetchLike = async (u, init) => {
         const r = await app.inject({ method: (init?.method ?? "GET") as "GET", url: u.replace(/^https?:\/\/[^/]+/, ""), headers: init?.headers ?? {}, ...(init?.body ? { payload: Buffer.from(init.body) } : {}) });
         return { status: r.statusCode, headers: { get: (n: string) => (r.headers[n.toLowerCase()] as string | undefined) ?? null }, arrayBuffer: async () => new Uint8Array(r.rawPayload).buffer };

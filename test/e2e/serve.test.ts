@@ -162,7 +162,7 @@ describeEachDatabase("orchard serve", (database) => {
     secrets.push(["enrollment link token", Buffer.from(/\/enroll\/([^/?#]+)$/.exec((profile.json.links as { enroll: string }).enroll)![1]!)]);
     const row = await ctx.enrollmentProfiles.rowIncludingDeleted(profileId);
     secrets.push(["enrollment profile's SCEP challenge", challengeIn(await ctx.enrollmentProfiles.mobileconfig(row!, { signed: false }))]);
-    secrets.push(["one-time SCEP challenge", Buffer.from((await ctx.enrollmentProfiles.createChallenge({ profileId })).challenge)]);
+    secrets.push(["one-time SCEP challenge", Buffer.from((await ctx.enrollmentProfiles.createChallenge({ profileId }, "system:test")).challenge)]);
 
     // Devices over the device routes: an iPhone escrows an UnlockToken, a Mac a bootstrap token.
     const unlockToken = randomBytes(48);
@@ -187,7 +187,7 @@ describeEachDatabase("orchard serve", (database) => {
     // Commands that carry secrets: ClearPasscode (the escrowed UnlockToken) and an identity renewal (an
     // InstallProfile whose profile holds a one-time SCEP challenge). The device is handed the renewal.
     expect((await api("POST", "/commands", { targets: [phone.udid], requestType: "ClearPasscode" })).status).toBe(201);
-    const renewal = await ctx.identityRenewal.renewEnrollment(phone.udid);
+    const renewal = await ctx.identityRenewal.renewEnrollment(phone.udid, "system:test");
     expect(renewal.ok).toBe(true);
     const delivered = parsePlist(await put(phone, "/mdm/connect", { Status: "Idle" })) as PlistDict;
     const command = delivered.Command as PlistDict;

@@ -46,7 +46,7 @@ describeEachDatabase("virtual devices against Orchard", (database) => {
     const port = await freePort();
     const config = { ...loadConfig({ ORCHARD_DATA_DIR: dir, ORCHARD_PUBLIC_URL: `https://127.0.0.1:${port}` }), databaseUrl: fresh.url, httpsPort: port, host: "127.0.0.1" };
     server = await startServer(config, { logger: createLogger("silent") });
-    token = (await server.ctx.tokens.create("sim-e2e", "admin")).token;
+    token = (await server.ctx.tokens.create("sim-e2e", "admin", "system:test")).token;
     const created = await api("POST", "/api/v1/enrollment-profiles", { name: "sim e2e" });
     expect(created.statusCode, created.body).toBe(201);
     profileId = created.json().id;

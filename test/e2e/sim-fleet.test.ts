@@ -35,7 +35,7 @@ describeEachDatabase("fleet runner against Orchard", (database) => {
     const port = await freePort();
     const config = { ...loadConfig({ ORCHARD_DATA_DIR: dir, ORCHARD_PUBLIC_URL: `https://127.0.0.1:${port}` }), databaseUrl: fresh.url, httpsPort: port, host: "127.0.0.1" };
     server = await startServer(config, { logger: createLogger("silent") });
-    token = (await server.ctx.tokens.create("sim-fleet", "admin")).token;
+    token = (await server.ctx.tokens.create("sim-fleet", "admin", "system:test")).token;
     const id = (await api("POST", "/api/v1/enrollment-profiles", { name: "fleet" })).json().id;
     profile = new Uint8Array((await api("GET", `/api/v1/enrollment-profiles/${id}/mobileconfig`)).rawPayload);
     createFleet(fleet, { count: 10, platforms: ["iOS", "iPadOS", "macOS", "tvOS", "visionOS"], supervised: true, seed: "e2e-fleet" });

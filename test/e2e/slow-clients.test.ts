@@ -75,7 +75,7 @@ describe("slow clients", () => {
       requestTimeoutSeconds: BOUND_S,
     };
     server = await startServer(config, { logger: createLogger("silent") });
-    adminToken = (await server.ctx.tokens.create("slow-client-test", "admin")).token;
+    adminToken = (await server.ctx.tokens.create("slow-client-test", "admin", "system:test")).token;
   }, 60_000);
   afterAll(async () => {
     await server.stop();

@@ -62,7 +62,7 @@ describeEachDatabase("webhooks", (database) => {
     deviceServer = createServer(requestListenerOf(app));
     await new Promise<void>((resolve) => deviceServer.listen(0, "127.0.0.1", resolve));
     devicePort = (deviceServer.address() as AddressInfo).port;
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin")).token}` };
+    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
   });
   afterAll(async () => {
     deviceServer.closeAllConnections();

@@ -30,7 +30,7 @@ describeEachDatabase("GET /api/v1/certificates", (database) => {
   beforeAll(async () => {
     t = await buildTestContext(database);
     app = await buildHttpApp(t.ctx);
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin")).token}` };
+    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
     for (const r of rows) {
       await recordIssued(t.ctx.store, {
         kind: "identity",

@@ -5,6 +5,7 @@ import type { AppContext } from "../../app-context.ts";
 import type { IssuedCertificateRow } from "../../store/issued-certificates.ts";
 import { notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
+import { actorOf } from "./auth.ts";
 import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 
 const Certificate = Type.Object({
@@ -67,7 +68,7 @@ export function certificatesRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         schema: { tags: ["certificates"], summary: "Revoke a certificate: it can no longer renew", params: Type.Object({ serial: Type.String() }), response: { 200: Certificate, ...authErrors, 404: Type.Ref("Error") } },
       },
       async (req) => {
-        const row = await ctx.certificates.revoke(req.params.serial.toLowerCase());
+        const row = await ctx.certificates.revoke(req.params.serial.toLowerCase(), actorOf(req));
         if (!row) throw notFound(`certificate ${req.params.serial}`);
         return view(row);
       },

@@ -3,6 +3,7 @@ import { Type } from "typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
 import { CANCEL_LIST_LIMIT, CommandError, MAX_TARGETS, REFUSED_LIST_LIMIT, type QueueOptions } from "../../mdm/commands.ts";
+import { actorOf } from "./auth.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
 import { commandRequestTypes } from "../../wire/schema/index.ts";
 import { didYouMean } from "../../wire/schema/did-you-mean.ts";
@@ -98,7 +99,7 @@ export function commandsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         },
       },
       async (req, reply) => {
-        const createdBy = `token:${req.principal?.name ?? "?"}`;
+        const createdBy = actorOf(req);
         try {
           if (Buffer.isBuffer(req.body)) {
             const t = req.query.target;
@@ -181,7 +182,7 @@ export function commandsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         },
       },
       async (req) => {
-        const outcome = await ctx.mdm.commands.cancel(req.params.uuid, { force: req.query.force });
+        const outcome = await ctx.mdm.commands.cancel(req.params.uuid, actorOf(req), { force: req.query.force });
         if (outcome === undefined) throw notFound(`command ${req.params.uuid}`);
         return outcome;
       },

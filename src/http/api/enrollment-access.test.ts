@@ -21,10 +21,10 @@ describeEachDatabase("enrollment material and admin tokens", (database) => {
   beforeAll(async () => {
     t = await buildTestContext(database);
     app = await buildHttpApp(t.ctx);
-    admin = bearer((await t.ctx.tokens.create("first-admin", "admin")).token);
-    operator = bearer((await t.ctx.tokens.create("operator", "operator")).token);
-    readonly = bearer((await t.ctx.tokens.create("viewer", "readonly")).token);
-    profileId = (await t.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: "Staff" })).id;
+    admin = bearer((await t.ctx.tokens.create("first-admin", "admin", "system:test")).token);
+    operator = bearer((await t.ctx.tokens.create("operator", "operator", "system:test")).token);
+    readonly = bearer((await t.ctx.tokens.create("viewer", "readonly", "system:test")).token);
+    profileId = (await t.ctx.enrollmentProfiles.create({ ...PROFILE_DEFAULTS, name: "Staff" }, "system:test")).id;
   });
   afterAll(async () => {
     await app.close();
@@ -97,10 +97,10 @@ describeEachDatabase("enrollment material and admin tokens", (database) => {
   });
 
   it("keeps one admin when the last two are revoked at the same time", async () => {
-    const a = await t.ctx.tokens.create("race-a", "admin");
-    const b = await t.ctx.tokens.create("race-b", "admin");
+    const a = await t.ctx.tokens.create("race-a", "admin", "system:test");
+    const b = await t.ctx.tokens.create("race-b", "admin", "system:test");
     // Every other admin token goes first, so race-a and race-b are the last two.
-    for (const x of await t.ctx.tokens.list()) if (x.role === "admin" && x.revokedAt === null && x.id !== a.info.id && x.id !== b.info.id) await t.ctx.tokens.revoke(x.id);
+    for (const x of await t.ctx.tokens.list()) if (x.role === "admin" && x.revokedAt === null && x.id !== a.info.id && x.id !== b.info.id) await t.ctx.tokens.revoke(x.id, "system:test");
     const answers = await Promise.all([a, b].map((x) => app.inject({ method: "DELETE", url: `/api/v1/tokens/${x.info.id}`, headers: bearer(x.token) })));
     expect(answers.map((r) => r.statusCode).sort()).toEqual([204, 409]);
     expect((await t.ctx.tokens.list()).filter((x) => x.role === "admin" && x.revokedAt === null)).toHaveLength(1);

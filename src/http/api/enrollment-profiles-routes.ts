@@ -6,6 +6,7 @@ import { PROFILE_DEFAULTS, ProfileError, type ProfileInput } from "../../manage/
 import { ApiError } from "../errors.ts";
 import { roleAllows, type Principal, type Role } from "../../auth/api-tokens.ts";
 import { authErrors } from "./schemas.ts";
+import { actorOf } from "./auth.ts";
 import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 import { enrollmentView } from "./enrollments-routes.ts";
 
@@ -101,7 +102,7 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
       { config: { minRole: "admin", auditAction: "enrollment_profile.create" }, schema: { tags: ["enrollment profiles"], summary: "Create an enrollment profile", body: CreateBody, response: { 201: Profile, ...authErrors, 400: Type.Ref("Error"), 409: Type.Ref("Error") } } },
       async (req, reply) => {
         const input: ProfileInput = { ...PROFILE_DEFAULTS, ...req.body };
-        return reply.status(201).send(await profiles.create(input).catch(rethrow));
+        return reply.status(201).send(await profiles.create(input, actorOf(req)).catch(rethrow));
       },
     );
 
@@ -112,14 +113,14 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
     app.patch(
       "/enrollment-profiles/:id",
       { config: { minRole: "admin", auditAction: "enrollment_profile.update" }, schema: { tags: ["enrollment profiles"], summary: "Change an enrollment profile (its payload UUIDs change with its version)", params: Id, body: UpdateBody, response: { 200: Profile, ...authErrors, 400: Type.Ref("Error"), 404: Type.Ref("Error"), 409: Type.Ref("Error") } } },
-      async (req) => profiles.update(req.params.id, req.body).catch(rethrow),
+      async (req) => profiles.update(req.params.id, req.body, actorOf(req)).catch(rethrow),
     );
 
     app.delete(
       "/enrollment-profiles/:id",
       { config: { minRole: "admin", auditAction: "enrollment_profile.delete" }, schema: { tags: ["enrollment profiles"], summary: "Delete an enrollment profile (enrolled devices keep working)", params: Id, response: { 204: Type.Null(), ...authErrors, 404: Type.Ref("Error") } } },
       async (req, reply) => {
-        await profiles.delete(req.params.id).catch(rethrow);
+        await profiles.delete(req.params.id, actorOf(req)).catch(rethrow);
         return reply.status(204).send(null);
       },
     );
@@ -127,7 +128,7 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
     app.post(
       "/enrollment-profiles/:id/renew",
       { config: { minRole: "admin", auditAction: "enrollment_profile.renew" }, schema: { tags: ["enrollment profiles"], summary: "Issue a new download link and SCEP challenge; the old ones stop working", params: Id, response: { 200: Profile, ...authErrors, 404: Type.Ref("Error") } } },
-      async (req) => profiles.renew(req.params.id).catch(rethrow),
+      async (req) => profiles.renew(req.params.id, actorOf(req)).catch(rethrow),
     );
 
     app.get(
@@ -192,7 +193,7 @@ export function enrollmentProfilesRoutes(ctx: AppContext): FastifyPluginAsyncTyp
       async (req, reply) => {
         const profileId = req.body?.enrollmentProfileId;
         if (profileId) await profiles.row(profileId).catch(rethrow);
-        const c = await profiles.createChallenge({ ...(profileId ? { profileId } : {}), ttlMs: (req.body?.ttlSeconds ?? 3600) * 1000 });
+        const c = await profiles.createChallenge({ ...(profileId ? { profileId } : {}), ttlMs: (req.body?.ttlSeconds ?? 3600) * 1000 }, actorOf(req));
         return reply.status(201).send(c);
       },
     );

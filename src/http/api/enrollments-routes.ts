@@ -6,6 +6,7 @@ import type { EnrollmentRow } from "../../store/enrollments.ts";
 import { PLATFORM_FAMILIES, platformFamilyNamed } from "../../mdm/enrollment-id.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
+import { actorOf } from "./auth.ts";
 import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -165,7 +166,7 @@ export function enrollmentsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
     app.post(
       "/enrollments/:id/renew-identity",
       {
-        config: { auditAction: "enrollment.renew_identity" },
+        config: { auditAction: "identity.renew" },
         schema: {
           tags: ["enrollments"],
           summary: "Renew the device's identity certificate now",
@@ -175,7 +176,7 @@ export function enrollmentsRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         },
       },
       async (req, reply) => {
-        const r = await ctx.identityRenewal.renewEnrollment(req.params.id);
+        const r = await ctx.identityRenewal.renewEnrollment(req.params.id, actorOf(req));
         if (!r.ok) throw new ApiError(r.status, r.status === 404 ? "not_found" : "conflict", r.reason);
         return reply.status(201).send({ commandUuid: r.commandUuid });
       },

@@ -8,6 +8,7 @@ import { PushTopicChangeError, type PushUpload } from "../../push/push-certifica
 import { NameError } from "../../pki/names.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
+import { actorOf } from "./auth.ts";
 
 const Certificate = Type.Object({
   topic: Type.String({ description: "The APNs topic (the certificate's UID), carried by enrollment profiles" }),
@@ -71,7 +72,7 @@ export function pushRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       },
       async (req) => {
         try {
-          return await certificates.upload(uploadOf(req.body), { force: req.body.force === true });
+          return await certificates.upload(uploadOf(req.body), actorOf(req), { force: req.body.force === true });
         } catch (e) {
           if (e instanceof PushCertificateError) throw new ApiError(400, "invalid_push_certificate", e.message, { problem: e.problem });
           if (e instanceof PushTopicChangeError) throw new ApiError(409, "push_topic_change", e.message, { activeTopic: e.activeTopic, newTopic: e.newTopic, enrollmentsOnActiveTopic: e.strandedEnrollments });
@@ -112,7 +113,7 @@ export function pushRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         schema: { tags: ["push"], summary: "Remove a push certificate: devices on its topic can no longer be woken", params: Type.Object({ topic: Type.String() }), response: { 204: Type.Null(), ...authErrors, 404: Type.Ref("Error") } },
       },
       async (req, reply) => {
-        if (!(await certificates.remove(req.params.topic))) throw notFound(`push certificate for topic ${req.params.topic}`);
+        if (!(await certificates.remove(req.params.topic, actorOf(req)))) throw notFound(`push certificate for topic ${req.params.topic}`);
         return reply.status(204).send(null);
       },
     );
@@ -131,7 +132,7 @@ export function pushRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       },
       async (req, reply) => {
         try {
-          const r = await certificates.createRequest(req.body.subject);
+          const r = await certificates.createRequest(actorOf(req), req.body.subject);
           return reply.status(201).send({ csr: r.csrPem });
         } catch (e) {
           if (e instanceof NameError) throw badRequest(e.message);
@@ -159,7 +160,7 @@ export function pushRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       },
       async (req, reply) => {
         if (!(await certificates.hasAny())) throw new ApiError(409, "no_push_certificate", "no push certificate has been uploaded: upload one with PUT /api/v1/push-certificates first");
-        const r = await dispatcher.requestForApi(req.body.enrollmentIds);
+        const r = await dispatcher.requestForApi(req.body.enrollmentIds, actorOf(req));
         return reply.status(202).send({ queued: r.queued, unknown: r.unknown.slice(0, 1000) });
       },
     );

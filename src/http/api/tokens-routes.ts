@@ -5,6 +5,7 @@ import type { AppContext } from "../../app-context.ts";
 import { ApiTokenError } from "../../auth/api-tokens.ts";
 import { conflict, notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
+import { actorOf } from "./auth.ts";
 
 const RoleSchema = Type.Union([Type.Literal("readonly"), Type.Literal("operator"), Type.Literal("admin")]);
 
@@ -50,7 +51,7 @@ export function tokensRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
           response: { 201: Type.Object({ token: Type.String(), info: TokenInfo }), ...authErrors, 409: Type.Ref("Error") },
         },
       },
-      async (req, reply) => reply.status(201).send(await conflictOnTokenError(ctx.tokens.create(req.body.name, req.body.role))),
+      async (req, reply) => reply.status(201).send(await conflictOnTokenError(ctx.tokens.create(req.body.name, req.body.role, actorOf(req)))),
     );
 
     app.delete(
@@ -60,7 +61,7 @@ export function tokensRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         schema: { tags: ["tokens"], summary: "Revoke an API token (not the last live admin token: 409)", params: Type.Object({ id: Type.String() }), response: { 204: Type.Null(), ...authErrors, 404: Type.Ref("Error"), 409: Type.Ref("Error") } },
       },
       async (req, reply) => {
-        if (!(await conflictOnTokenError(ctx.tokens.revoke(req.params.id, { keepLastAdmin: true })))) throw notFound(`active token ${req.params.id}`);
+        if (!(await conflictOnTokenError(ctx.tokens.revoke(req.params.id, actorOf(req), { keepLastAdmin: true })))) throw notFound(`active token ${req.params.id}`);
         return reply.status(204).send(null);
       },
     );

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
 import { badRequest, notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
+import { actorOf } from "./auth.ts";
 import { SUBSCRIBABLE_EVENTS, subscriptionProblem } from "../../events/webhooks.ts";
 
 /** An event name, a NanoMDM topic (nanomdm format) or "*": an enum, so the OpenAPI document lists them. */
@@ -65,7 +66,7 @@ export function webhooksRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         }
         if (url.protocol !== "https:" && url.protocol !== "http:") throw badRequest("url must be http or https");
         const events = req.body.events.includes("*") ? [] : req.body.events;
-        return reply.status(201).send(await ctx.webhooks.create({ url: url.toString(), events, format: req.body.format, ...(req.body.secret ? { secret: req.body.secret } : {}) }));
+        return reply.status(201).send(await ctx.webhooks.create({ url: url.toString(), events, format: req.body.format, ...(req.body.secret ? { secret: req.body.secret } : {}) }, actorOf(req)));
       },
     );
 
@@ -73,7 +74,7 @@ export function webhooksRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       "/webhooks/:id",
       { config: { minRole: "admin", auditAction: "webhook.delete" }, schema: { tags: ["webhooks"], summary: "Delete a webhook", params: Type.Object({ id: Type.String() }), response: { 204: Type.Null(), ...authErrors, 404: Type.Ref("Error") } } },
       async (req, reply) => {
-        if (!(await ctx.webhooks.remove(req.params.id))) throw notFound(`webhook ${req.params.id}`);
+        if (!(await ctx.webhooks.remove(req.params.id, actorOf(req)))) throw notFound(`webhook ${req.params.id}`);
         return reply.status(204).send(null);
       },
     );

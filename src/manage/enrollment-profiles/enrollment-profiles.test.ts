@@ -21,7 +21,7 @@ describeEachDatabase("enrollment profiles", (database) => {
   beforeAll(async () => {
     t = await buildTestContext(database);
     app = await buildHttpApp(t.ctx);
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin")).token}` };
+    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
     dir = mkdtempSync(join(tmpdir(), "orchard-ep-"));
   });
   afterAll(async () => {

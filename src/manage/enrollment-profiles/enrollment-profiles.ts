@@ -3,7 +3,9 @@
 // or a download link. Each profile has a static SCEP challenge that lapses with its link; one-time challenges
 // are issued separately (and for identity renewal).
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import type { Executor, Store } from "../../store/db.ts";
+import type { Executor, Store, Tx } from "../../store/db.ts";
+import type { Actor } from "../../events/actor.ts";
+import type { AuditLog } from "../../events/audit-log.ts";
 import type { SecretBox } from "../../secrets/envelope.ts";
 import {
   insertProfile,
@@ -134,8 +136,12 @@ export function identitySubject(template: string, vars: Partial<Record<"ProfileN
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 const newSecret = () => randomBytes(24).toString("base64url");
 
+/** A fresh one-time challenge (what createChallengeIn stores the hash of), for a caller that builds its profile first. */
+export const newChallengeSecret = newSecret;
+
 export interface ProfileDeps {
   store: Store;
+  audit: AuditLog;
   secrets: SecretBox;
   publicUrl: string;
   /** The organisation's name as devices show it (PayloadOrganization). */
@@ -167,7 +173,8 @@ export class EnrollmentProfileService {
     return this.deps.store;
   }
 
-  async create(input: ProfileInput): Promise<ProfileView> {
+  /** The audit entry holds the profile's settings (never its link or challenge). */
+  async create(input: ProfileInput, actor: Actor): Promise<ProfileView> {
     validateProfileInput(input);
     this.checkUrls();
     const now = Date.now();
@@ -187,14 +194,17 @@ export class EnrollmentProfileService {
       updated_at: now,
       deleted_at: null,
     };
-    await this.insertUnique(row);
+    await this.store.transaction(async (tx) => {
+      await this.insertUnique(tx, row);
+      await this.deps.audit.record(tx, { actor, action: "enrollment_profile.create", target: row.id, detail: { ...input } });
+    });
     return this.view(row);
   }
 
-  private async insertUnique(row: ProfileRow): Promise<void> {
-    if ((await liveProfileIdByName(this.store, row.name)) !== undefined) throw new ProfileError(409, `an enrollment profile named "${row.name}" already exists`);
+  private async insertUnique(tx: Tx, row: ProfileRow): Promise<void> {
+    if ((await liveProfileIdByName(tx, row.name)) !== undefined) throw new ProfileError(409, `an enrollment profile named "${row.name}" already exists`);
     try {
-      await insertProfile(this.store, row);
+      await insertProfile(tx, row);
     } catch (e) {
       // Another request (or replica) took the name between the check and the insert.
       if (/unique|duplicate/i.test((e as Error).message)) throw new ProfileError(409, `an enrollment profile named "${row.name}" already exists`);
@@ -233,36 +243,41 @@ export class EnrollmentProfileService {
     return profileById(this.store, id);
   }
 
-  async update(id: string, patch: Partial<ProfileInput>): Promise<ProfileView> {
+  /** The audit entry names each field that changed, with its old and new value. */
+  async update(id: string, patch: Partial<ProfileInput>, actor: Actor): Promise<ProfileView> {
     // One unit of work: the row read, the name check and the write.
     const updatedRow = await this.store.transaction(async (tx) => {
       const row = await this.row(id, tx);
-      const merged: ProfileInput = { ...fromColumns(row), ...patch };
+      const before = fromColumns(row);
+      const merged: ProfileInput = { ...before, ...patch };
       validateProfileInput(merged);
       if (merged.name !== row.name && (await liveProfileIdByName(tx, merged.name, id)) !== undefined) {
         throw new ProfileError(409, `an enrollment profile named "${merged.name}" already exists`);
       }
       const updated = { ...toColumns(merged), version: row.version + 1, updated_at: Date.now() };
       await updateProfile(tx, id, updated);
+      await this.deps.audit.record(tx, { actor, action: "enrollment_profile.update", target: id, detail: { name: merged.name, version: updated.version, changed: changedFields(before, merged) } });
       return { ...row, ...updated };
     });
     return this.view(updatedRow);
   }
 
   /** Deleting enrolls nothing new; devices already enrolled through the profile keep working. */
-  async delete(id: string): Promise<void> {
+  async delete(id: string, actor: Actor): Promise<void> {
     await this.store.transaction(async (tx) => {
-      await this.row(id, tx);
+      const row = await this.row(id, tx);
       await markProfileDeleted(tx, id, Date.now());
+      await this.deps.audit.record(tx, { actor, action: "enrollment_profile.delete", target: id, detail: { name: row.name } });
     });
   }
 
   /** New link and static challenge, valid for another validityDays; the old ones stop working. */
-  async renew(id: string): Promise<ProfileView> {
+  async renew(id: string, actor: Actor): Promise<ProfileView> {
     const renewed = await this.store.transaction(async (tx) => {
       const row = await this.row(id, tx);
       const patch = this.freshSecrets(row.validity_days, row.version);
       await updateProfile(tx, id, patch);
+      await this.deps.audit.record(tx, { actor, action: "enrollment_profile.renew", target: id, detail: { name: row.name, version: patch.version, expiresAt: new Date(patch.expires_at).toISOString() } });
       return { ...row, ...patch };
     });
     return this.view(renewed);
@@ -341,8 +356,8 @@ export class EnrollmentProfileService {
     return opts.signed ? signProfile(xml, this.deps.signer()) : xml;
   }
 
-  async accessRights(profileId: string): Promise<number | undefined> {
-    return profileAccessRights(this.store, profileId);
+  async accessRights(profileId: string, ex: Executor = this.store): Promise<number | undefined> {
+    return profileAccessRights(ex, profileId);
   }
 
   /**
@@ -383,12 +398,23 @@ export class EnrollmentProfileService {
   }
 
   /** A one-time SCEP challenge, optionally tied to a profile (enrollment) or a device (identity renewal). */
-  async createChallenge(opts: { profileId?: string; enrollmentId?: string; ttlMs?: number } = {}): Promise<{ challenge: string; expiresAt: string }> {
-    const challenge = newSecret();
+  async createChallenge(opts: { profileId?: string; ttlMs?: number }, actor: Actor): Promise<{ challenge: string; expiresAt: string }> {
+    return this.store.transaction(async (tx) => {
+      const c = await this.createChallengeIn(tx, opts);
+      // The audit entry says what the challenge is for and until when; never the challenge.
+      await this.deps.audit.record(tx, { actor, action: "scep_challenge.create", target: opts.profileId ?? null, detail: { challengeId: c.id, expiresAt: c.expiresAt } });
+      return { challenge: c.challenge, expiresAt: c.expiresAt };
+    });
+  }
+
+  /** A one-time challenge written in the caller's transaction (which records why it was made: identity renewal). */
+  async createChallengeIn(tx: Tx, opts: { profileId?: string; enrollmentId?: string; ttlMs?: number; challenge?: string }): Promise<{ id: string; challenge: string; expiresAt: string }> {
+    const challenge = opts.challenge ?? newSecret();
     const now = Date.now();
     const expiresAt = now + (opts.ttlMs ?? 3_600_000);
-    await insertScepChallenge(this.store, { id: randomUUID(), challenge_hash: sha256(challenge), enrollment_profile_id: opts.profileId ?? null, enrollment_id: opts.enrollmentId ?? null, expires_at: expiresAt, used_at: null, created_at: now });
-    return { challenge, expiresAt: new Date(expiresAt).toISOString() };
+    const id = randomUUID();
+    await insertScepChallenge(tx, { id, challenge_hash: sha256(challenge), enrollment_profile_id: opts.profileId ?? null, enrollment_id: opts.enrollmentId ?? null, expires_at: expiresAt, used_at: null, created_at: now });
+    return { id, challenge, expiresAt: new Date(expiresAt).toISOString() };
   }
 
   private checkUrls(): void {
@@ -460,4 +486,13 @@ function fromColumns(r: ProfileRow): ProfileInput {
     keySize: r.key_size === 4096 ? 4096 : 2048,
     subjectTemplate: r.subject_template,
   };
+}
+
+/** The fields an update changed, each with its old and new value (for the audit log). */
+function changedFields(before: ProfileInput, after: ProfileInput): Record<string, { from: unknown; to: unknown }> {
+  const changed: Record<string, { from: unknown; to: unknown }> = {};
+  for (const key of Object.keys(after) as Array<keyof ProfileInput>) {
+    if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) changed[key] = { from: before[key], to: after[key] };
+  }
+  return changed;
 }

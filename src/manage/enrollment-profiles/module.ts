@@ -13,6 +13,7 @@ export const enrollmentProfilesModule: OrchardModule = {
     const { config, credentials } = ctx;
     ctx.enrollmentProfiles = new EnrollmentProfileService({
       store: ctx.store,
+      audit: ctx.audit,
       secrets: ctx.secrets,
       publicUrl: config.publicUrl,
       organization: config.organization,
@@ -21,7 +22,7 @@ export const enrollmentProfilesModule: OrchardModule = {
       signer: () => credentials.profileSigning,
       activeTopic: () => ctx.push.certificates.activeTopic(),
     });
-    ctx.identityRenewal = new IdentityRenewal(ctx.store, ctx.enrollmentProfiles, () => ctx.mdm.commands, ctx.logger);
+    ctx.identityRenewal = new IdentityRenewal(ctx.store, ctx.enrollmentProfiles, () => ctx.mdm.commands, ctx.logger, ctx.audit);
     return {
       apiRoutes: [enrollmentProfilesRoutes(ctx)],
       publicRoutes: [enrollRoutes(ctx.enrollmentProfiles)],
