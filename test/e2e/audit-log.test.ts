@@ -139,7 +139,7 @@ describeEachDatabase("the audit log", (database) => {
     // ---- a command queued and cancelled through the API
     const queued = await api("POST", "/commands", { targets: [device.udid], requestType: "DeviceInformation", params: { Queries: ["OSVersion"] }, priority: 5 });
     expect(queued.status).toBe(201);
-    const commandUuid = (queued.json as { commandUuid: string }).commandUuid;
+    const commandUuid = queued.json.commandUuid as unknown as string;
     expect((await api("DELETE", `/commands/${commandUuid}`)).status).toBe(200);
 
     // ---- pushes, by the API and the CLI (how many enrollments, not which)
