@@ -42,9 +42,16 @@ const refuse = (reason: string): CommandCheck => ({ ok: false, reason });
 export function checkCommandAllowed(requestType: string, target: CommandTarget): CommandCheck {
   const info = commandInfo(requestType);
   if (!info) return refuse(`${requestType} is not a command in Apple's device-management schema`);
-  const os = PLATFORM_NAMES[target.platform];
   if (!Object.hasOwn(info.platforms, target.platform)) return refuse(`unknown platform ${String(target.platform)}`);
-  const p: CommandPlatformInfo = info.platforms[target.platform];
+  return checkPlatformRequirements(requestType, info.platforms[target.platform], target);
+}
+
+/**
+ * Whether an item with these requirements (a command's, or one DeviceInformation query's after
+ * effectiveSupportedOS and commandPlatformInfo) applies to the target; `requestType` only words the refusal.
+ */
+export function checkPlatformRequirements(requestType: string, p: CommandPlatformInfo, target: CommandTarget): CommandCheck {
+  const os = PLATFORM_NAMES[target.platform];
   if (!p.available) return refuse(`${requestType} is not available on ${os}`);
 
   const versionProblem = checkVersion(requestType, p, os, target.osVersion);
