@@ -37,7 +37,7 @@ describeEachDatabase("devices and inventory", (database) => {
   beforeAll(async () => {
     s = await startDeviceSocketServer(database);
     hook = await receiver();
-    const created = await s.app.inject({ method: "POST", url: "/api/v1/webhooks", headers: s.auth, payload: { url: hook.url, events: ["device.enrolled", "device.updated", "device.app.installed", "device.app.removed"] } });
+    const created = await s.app.inject({ method: "POST", url: "/api/v1/webhooks", headers: s.auth, payload: { url: hook.url, events: ["device.enrolled", "device.updated", "device.unenrolled", "device.app.installed", "device.app.removed"] } });
     expect(created.statusCode).toBe(201);
   });
   afterAll(async () => {
@@ -47,9 +47,9 @@ describeEachDatabase("devices and inventory", (database) => {
 
   const api = async (url: string) => s.app.inject({ url: `/api/v1${url}`, headers: s.auth });
 
-  async function enroll(): Promise<SignedDevice> {
+  async function enroll(facts: Record<string, PlistInput> = {}): Promise<SignedDevice> {
     const d = await newSignedDevice(s);
-    const a = await checkinOf(s.port, d, { MessageType: "Authenticate", DeviceName: "Test iPhone", Model: "iPhone15,2", ModelName: "iPhone", ProductName: "iPhone15,2", OSVersion: "17.4", BuildVersion: "21E219", SerialNumber: `SN${d.udid.slice(0, 8)}` });
+    const a = await checkinOf(s.port, d, { MessageType: "Authenticate", DeviceName: "Test iPhone", Model: "iPhone15,2", ModelName: "iPhone", ProductName: "iPhone15,2", OSVersion: "17.4", BuildVersion: "21E219", SerialNumber: `SN${d.udid.slice(0, 8)}`, ...facts });
     expect(a.status).toBe(200);
     const tu = await checkinOf(s.port, d, { MessageType: "TokenUpdate", Token: new Uint8Array(32).fill(7), PushMagic: randomUUID() });
     expect(tu.status).toBe(200);
@@ -204,5 +204,38 @@ describeEachDatabase("devices and inventory", (database) => {
     expect(page.nextCursor).not.toBeNull();
     const history = (await api(`/devices/${d.udid}/history?limit=5`)).json();
     expect(history.history).toHaveLength(5);
+  });
+
+  it("owns its user channels, ignores a user channel's answers as device inventory, and is unenrolled by the device channel's CheckOut", async () => {
+    const d = await enroll({ DeviceName: "Test Mac", Model: "Mac14,2", ModelName: "MacBook Air", ProductName: "Mac14,2", OSVersion: "14.4" });
+    const userId = randomUUID().toUpperCase();
+    const userChannel = `${d.udid}:${userId}`;
+    const tu = await checkinOf(s.port, d, { MessageType: "TokenUpdate", UserID: userId, UserShortName: "alice", Token: new Uint8Array(32).fill(9), PushMagic: randomUUID() });
+    expect(tu.status).toBe(200);
+    expect((await api(`/devices/${d.udid}`)).json().counts).toMatchObject({ channels: 2 });
+    expect((await api(`/devices/${userChannel}`)).statusCode).toBe(404);
+
+    const queued = await s.app.inject({ method: "POST", url: "/api/v1/commands", headers: s.auth, payload: { targets: [userChannel], requestType: "ProfileList", params: {} } });
+    expect(queued.statusCode, queued.body).toBe(201);
+    const uuid = queued.json().commandUuid as string;
+    expect((await connect(d, { UserID: userId, Status: "Idle" })).status).toBe(200);
+    expect((await connect(d, { UserID: userId, Status: "Acknowledged", CommandUUID: uuid, ProfileList: [{ PayloadIdentifier: "com.example.user", PayloadUUID: randomUUID() }] })).status).toBe(200);
+    expect((await api(`/devices/${d.udid}`)).json().counts).toMatchObject({ profiles: 0 });
+
+    // A user channel's CheckOut leaves the device enrolled; the device channel's unenrolls it.
+    expect((await checkinOf(s.port, d, { MessageType: "CheckOut", UserID: userId })).status).toBe(200);
+    expect((await api(`/devices/${d.udid}`)).json().status).toBe("enrolled");
+    const before = hook.got.length;
+    expect((await checkinOf(s.port, d, { MessageType: "CheckOut" })).status).toBe(200);
+    expect((await api(`/devices/${d.udid}`)).json()).toMatchObject({ status: "unenrolled", enrollmentStatus: "checked_out" });
+    expect((await api(`/devices/${d.udid}`)).json().unenrolledAt).not.toBeNull();
+    await deliverAll();
+    expect(hook.got.slice(before).map((g) => g.body)).toContainEqual(expect.objectContaining({ event: "device.unenrolled", data: { deviceId: d.udid } }));
+
+    // Enrolling again makes it enrolled again, and says so as a re-enrollment.
+    await checkinOf(s.port, d, { MessageType: "Authenticate", SerialNumber: `SN${d.udid.slice(0, 8)}` });
+    expect((await api(`/devices/${d.udid}`)).json()).toMatchObject({ status: "enrolled", unenrolledAt: null, osVersion: "14.4", platform: "macOS" });
+    await deliverAll();
+    expect(hook.got.some((g) => g.body.event === "device.enrolled" && g.body.data.deviceId === d.udid && g.body.data.reenrollment === true)).toBe(true);
   });
 });
