@@ -1,8 +1,8 @@
 // Queries for devices (src/manage/devices): the device row, its change history and its latest raw answers.
 // The normalised inventory lists (apps, profiles, certificates) are in device-inventory.ts.
-import type { Insertable, Selectable, Updateable } from "kysely";
+import type { Insertable, Kysely, Selectable, Updateable } from "kysely";
 import type { Executor, Tx } from "./db.ts";
-import type { DeviceHistoryTable, DeviceInventoryRawTable, DevicesTable } from "./schema.ts";
+import type { Database, DeviceHistoryTable, DeviceInventoryRawTable, DevicesTable } from "./schema.ts";
 
 export type DeviceRow = Selectable<DevicesTable>;
 export type DevicePatch = Updateable<DevicesTable>;
@@ -32,7 +32,12 @@ export interface DeviceFilter {
 
 /** One page of devices ordered by id, starting after `after`. */
 export async function listDevices(store: Executor, filter: DeviceFilter, limit: number, after?: string): Promise<DeviceRow[]> {
-  let q = store.db.selectFrom("devices").selectAll();
+  return listDevicesQuery(store.db, filter, limit, after).execute();
+}
+
+/** Exported so the query-plan test explains the statement that runs. */
+export function listDevicesQuery(db: Kysely<Database>, filter: DeviceFilter, limit: number, after?: string) {
+  let q = db.selectFrom("devices").selectAll();
   if (filter.platform !== undefined) q = q.where("platform", "=", filter.platform);
   if (filter.serialNumber !== undefined) q = q.where("serial_number", "=", filter.serialNumber);
   if (filter.udid !== undefined) q = q.where("udid", "=", filter.udid);
@@ -40,7 +45,7 @@ export async function listDevices(store: Executor, filter: DeviceFilter, limit: 
   if (filter.supervised !== undefined) q = q.where("supervised", "=", filter.supervised ? 1 : 0);
   if (filter.enrollmentProfileId !== undefined) q = q.where("enrollment_profile_id", "=", filter.enrollmentProfileId);
   if (after !== undefined) q = q.where("id", ">", after);
-  return q.orderBy("id").limit(limit).execute();
+  return q.orderBy("id").limit(limit);
 }
 
 export interface DeviceCounts {
@@ -74,12 +79,17 @@ export async function insertHistory(tx: Tx, rows: ReadonlyArray<Insertable<Devic
 
 /** One page of a device's history, newest first, starting after the (at, id) of the previous page's last row. */
 export async function listHistory(store: Executor, deviceId: string, limit: number, after?: readonly [number, string]): Promise<DeviceHistoryRow[]> {
-  let q = store.db.selectFrom("device_history").selectAll().where("device_id", "=", deviceId);
+  return listHistoryQuery(store.db, deviceId, limit, after).execute();
+}
+
+/** Exported so the query-plan test explains the statement that runs. */
+export function listHistoryQuery(db: Kysely<Database>, deviceId: string, limit: number, after?: readonly [number, string]) {
+  let q = db.selectFrom("device_history").selectAll().where("device_id", "=", deviceId);
   if (after) {
     const [at, id] = after;
     q = q.where((eb) => eb.or([eb("at", "<", at), eb.and([eb("at", "=", at), eb("id", "<", id)])]));
   }
-  return q.orderBy("at", "desc").orderBy("id", "desc").limit(limit).execute();
+  return q.orderBy("at", "desc").orderBy("id", "desc").limit(limit);
 }
 
 /** Keeps the latest raw answer of one query type for a device (replacing the previous one). */
