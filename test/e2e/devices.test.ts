@@ -196,6 +196,12 @@ describeEachDatabase("devices and inventory", (database) => {
     expect(warnings.CertificateList).toEqual(expect.arrayContaining(["CertificateList[0].Data is not a DER certificate", "CertificateList[1].Data is missing", "CertificateList[2]: expected a dictionary, got an integer"]));
     expect(warnings.InstalledApplicationList).toEqual(expect.arrayContaining(["InstalledApplicationList[10000].Identifier is missing", "InstalledApplicationList[10002].Identifier: expected a string, got an integer"]));
 
+    // A list of which no item can be read says nothing of what is installed: the stored list stays.
+    expect(await answer(d, "InstalledApplicationList", { InstalledApplicationList: [1, "two", { Name: "three" }] })).toBe(200);
+    const afterUnreadable = (await api(`/devices/${d.udid}`)).json();
+    expect(afterUnreadable.counts.apps).toBe(10_000);
+    expect(afterUnreadable.inventoryWarnings.find((w: { queryType: string }) => w.queryType === "InstalledApplicationList").warnings).toContain("InstalledApplicationList.InstalledApplicationList: no item could be read; the stored list is kept");
+
     // The device still gets its commands and the API still pages its apps.
     expect(await answer(d, "DeviceInformation", { QueryResponses: { OSVersion: "18.0" } }, { Queries: ["OSVersion"] })).toBe(200);
     expect((await api(`/devices/${d.udid}`)).json().osVersion).toBe("18.0");

@@ -186,6 +186,13 @@ function listProcessor<Row extends { device_id: string }>(devices: DeviceService
       const row = spec.readItem(reader, item, i, device.id);
       if (row) reported.set(spec.rowKey(row), row);
     });
+    if (items.length > 0 && reported.size === 0) {
+      // Not one item could be read: that says nothing about what is installed, and must not empty the stored list.
+      reader.warn(`${result.requestType}.${spec.key}: no item could be read; the stored list is kept`);
+      change.warnings = reader.warnings;
+      await devices.applyInventory(tx, device, change);
+      return;
+    }
     const baseline = !(await hasInventoryRaw(tx, device.id, result.requestType));
     const stored = new Map((await spec.all(tx, device.id)).map((r) => [spec.rowKey(r), r]));
     const removed = [...stored.keys()].filter((k) => !reported.has(k));
