@@ -27,6 +27,7 @@ import type { EnrollmentProfileService } from "./manage/enrollment-profiles/enro
 import type { ScepIssuance } from "./pki/scep-issuance.ts";
 import type { IdentityRenewal } from "./manage/enrollment-profiles/identity-renewal.ts";
 import type { PushServices } from "./push/push-services.ts";
+import type { DeviceService } from "./manage/devices/devices.ts";
 
 export interface MdmServices {
   checkin: CheckinService;
@@ -60,6 +61,8 @@ export interface AppContext {
   jobs: JobRunner;
   push: PushServices;
   certificates: CertificateService;
+  /** Devices, their inventory and history (src/manage/devices). */
+  devices: DeviceService;
   /** The modules the server is built of, with the parts each set up. */
   modules: ReadonlyArray<{ module: OrchardModule; parts: ModuleParts }>;
 }

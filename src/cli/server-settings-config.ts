@@ -3,7 +3,7 @@
 // shell's. A profile built from the shell's environment pointed devices at the wrong port, silently.
 import { explicitSettings, type OrchardConfig } from "../config.ts";
 import { openStore } from "../store/db.ts";
-import { migrate } from "../store/migrate.ts";
+import { migrateAll } from "../server/modules.ts";
 import { readServerSettings, type ServerSettings } from "../store/server-settings.ts";
 
 export class NoServerSettingsError extends Error {}
@@ -40,7 +40,8 @@ export function applyServerSettings(
 export async function storedServerSettings(config: OrchardConfig): Promise<ServerSettings | undefined> {
   const store = await openStore(config.databaseUrl);
   try {
-    await migrate(store);
+    // Every module's migrations, as `orchard serve` applies them: kysely refuses a set that lacks one already applied.
+    await migrateAll(store);
     return await readServerSettings(store);
   } finally {
     await store.close();

@@ -14,6 +14,12 @@ export interface OrchardEvents {
   "command.notnow": { commandUuid: string; enrollmentId: string };
   "bootstrap_token.escrowed": { enrollmentId: string };
   "checkin.received": { enrollmentId: string; messageType: string; raw: Uint8Array };
+  "device.enrolled": { deviceId: string; serialNumber: string | null; platform: string | null; enrollmentProfileId: string | null; reenrollment: boolean };
+  /** `changed`: the attributes that changed, and "apps", "profiles" or "certificates" when a list did. */
+  "device.updated": { deviceId: string; changed: string[] };
+  "device.unenrolled": { deviceId: string };
+  "device.app.installed": { deviceId: string; bundleId: string; version: string | null };
+  "device.app.removed": { deviceId: string; bundleId: string };
 }
 
 export type EventName = keyof OrchardEvents;
@@ -32,6 +38,11 @@ const EVENTS: { readonly [E in EventName]: true } = {
   "command.notnow": true,
   "bootstrap_token.escrowed": true,
   "checkin.received": true,
+  "device.enrolled": true,
+  "device.updated": true,
+  "device.unenrolled": true,
+  "device.app.installed": true,
+  "device.app.removed": true,
 };
 export const EVENT_NAMES: readonly EventName[] = Object.keys(EVENTS) as EventName[];
 export const isEventName = (name: string): name is EventName => Object.hasOwn(EVENTS, name);

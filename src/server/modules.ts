@@ -10,8 +10,9 @@ import { mdmModule } from "../mdm/module.ts";
 import { webhooksModule } from "../events/webhooks-module.ts";
 import { auditModule } from "../events/audit-module.ts";
 import { tokensModule } from "../auth/module.ts";
+import { devicesModule } from "../manage/devices/module.ts";
 
-export const MODULES: readonly OrchardModule[] = [pushModule, enrollmentProfilesModule, pkiModule, mdmModule, webhooksModule, auditModule, tokensModule];
+export const MODULES: readonly OrchardModule[] = [pushModule, enrollmentProfilesModule, pkiModule, mdmModule, webhooksModule, auditModule, tokensModule, devicesModule];
 
 /** Applies the core migrations and every module's. */
 export function migrateAll(store: Store, modules: readonly OrchardModule[] = MODULES): Promise<MigrateOutcome> {

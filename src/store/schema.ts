@@ -271,6 +271,101 @@ export interface ServerSettingsTable {
   updated_at: number;
 }
 
+export type DeviceStatus = "enrolled" | "unenrolled";
+
+/** A physical device (src/manage/devices): id is its device channel's enrollment id (UDID or EnrollmentID). */
+export interface DevicesTable {
+  id: string;
+  status: DeviceStatus;
+  serial_number: string | null;
+  udid: string | null;
+  /** The platform family (iOS, iPadOS, macOS, …), as enrollments store it. */
+  platform: string | null;
+  model: string | null;
+  model_name: string | null;
+  product_name: string | null;
+  os_version: string | null;
+  build_version: string | null;
+  device_name: string | null;
+  /** The device channel's kind: "device" or "user-enrollment". */
+  enrollment_kind: string;
+  enrollment_profile_id: string | null;
+  ownership: "corporate" | "personal" | null;
+  supervised: number | null;
+  activation_lock_enabled: number | null;
+  dep_capable: number | null;
+  battery_level: number | null;
+  capacity_gb: number | null;
+  available_gb: number | null;
+  wifi_mac: string | null;
+  bluetooth_mac: string | null;
+  imei: string | null;
+  meid: string | null;
+  passcode_present: number | null;
+  passcode_compliant: number | null;
+  filevault_enabled: number | null;
+  sip_enabled: number | null;
+  firewall_enabled: number | null;
+  bootstrap_escrowed: number | null;
+  last_seen_at: number | null;
+  last_inventory_at: number | null;
+  enrolled_at: number | null;
+  unenrolled_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DeviceAppsTable {
+  device_id: string;
+  bundle_id: string;
+  name: string | null;
+  version: string | null;
+  short_version: string | null;
+  managed: number | null;
+  size: number | null;
+  installing: number | null;
+}
+
+export interface DeviceProfilesTable {
+  device_id: string;
+  identifier: string;
+  uuid: string | null;
+  display_name: string | null;
+  organization: string | null;
+  removal_disallowed: number | null;
+  installed_by_orchard: number | null;
+}
+
+export interface DeviceCertificatesTable {
+  device_id: string;
+  fingerprint: string;
+  common_name: string | null;
+  issuer: string | null;
+  not_after: number | null;
+  is_identity: number | null;
+}
+
+export interface DeviceInventoryRawTable {
+  device_id: string;
+  query_type: string;
+  raw: string;
+  warnings: string;
+  received_at: number;
+}
+
+export type DeviceHistoryKind = "attribute" | "app" | "profile" | "certificate";
+
+export interface DeviceHistoryTable {
+  id: string;
+  device_id: string;
+  at: number;
+  kind: DeviceHistoryKind;
+  /** The attribute's name, or the app's bundle id, the profile's identifier, the certificate's fingerprint. */
+  field: string;
+  from_value: string | null;
+  to_value: string | null;
+}
+
 export interface Database {
   api_tokens: ApiTokensTable;
   pki_credentials: PkiCredentialsTable;
@@ -289,4 +384,10 @@ export interface Database {
   push_certificate_requests: PushCertificateRequestsTable;
   push_retries: PushRetriesTable;
   server_settings: ServerSettingsTable;
+  devices: DevicesTable;
+  device_apps: DeviceAppsTable;
+  device_profiles: DeviceProfilesTable;
+  device_certificates: DeviceCertificatesTable;
+  device_inventory_raw: DeviceInventoryRawTable;
+  device_history: DeviceHistoryTable;
 }

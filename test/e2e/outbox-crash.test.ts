@@ -205,8 +205,9 @@ describeEachDatabase("outbox: reactions are rows of the change's own transaction
       const jobs = await t.ctx.store.db.selectFrom("jobs").select(["kind", "payload"]).execute();
       expect(jobs.filter((j) => j.kind === PUSH_JOB).map((j) => (JSON.parse(j.payload) as { ids: string[] }).ids)).toEqual([[udid]]);
       const events = jobs.filter((j) => j.kind === WEBHOOK_JOB).map((j) => (JSON.parse(j.payload) as { event: string }).event).sort();
-      expect(events).toEqual(["command.queued", "enrollment.activated", "enrollment.authenticated", "enrollment.token_updated"]);
-      expect(await t.ctx.store.db.selectFrom("webhook_deliveries").select("id").execute()).toHaveLength(4);
+      // device.enrolled: the devices module's reaction to the Authenticate, recorded in its transaction.
+      expect(events).toEqual(["command.queued", "device.enrolled", "enrollment.activated", "enrollment.authenticated", "enrollment.token_updated"]);
+      expect(await t.ctx.store.db.selectFrom("webhook_deliveries").select("id").execute()).toHaveLength(5);
     } finally {
       await app.close();
       await t.cleanup();
