@@ -75,15 +75,18 @@ describeEachDatabase("data separation of stored and shown inventory", (database)
     await answer(d, true, "InstalledApplicationList", { InstalledApplicationList: [app(`com.personal.diary${tag}`), app(`com.personal.bank${tag}`)] });
     await answer(d, true, "InstalledApplicationList", { InstalledApplicationList: [app("com.example.managed"), app("com.example.ddm", { Source: "Declarative Device Management" })] }, { ManagedAppsOnly: true });
     await answer(d, true, "DeviceInformation", { QueryResponses: { ...secrets(`${tag}x`), OSVersion: "17.6" } }, { Queries: ["OSVersion"] });
+    // Apple's schema forbids a User Enrollment's PasscodePresent and AutoLockTime on iOS; PasscodeCompliant is allowed.
+    await answer(d, true, "SecurityInfo", { SecurityInfo: { PasscodePresent: true, AutoLockTime: 314159, PasscodeCompliant: true } });
 
     const stored = await storedText(d.udid);
     for (const value of [tag, "UDIDLEAK", "SERIAL", "+1555", "com.personal.diary", "com.personal.bank"]) expect(stored, value).not.toContain(value);
-    for (const key of ["SerialNumber", "IMEI", "MEID", "WiFiMAC", "BluetoothMAC", "PhoneNumber"]) {
+    expect(stored).not.toContain("314159");
+    for (const key of ["SerialNumber", "IMEI", "MEID", "WiFiMAC", "BluetoothMAC", "PhoneNumber", "PasscodePresent", "AutoLockTime"]) {
       // Named in the warnings (names only), never stored as an answer key.
       expect(stored).not.toContain(`"${key}":`);
     }
     const row = await s.t.ctx.store.db.selectFrom("devices").selectAll().where("id", "=", d.udid).executeTakeFirstOrThrow();
-    expect(row).toMatchObject({ serial_number: null, udid: null, imei: null, meid: null, wifi_mac: null, bluetooth_mac: null, activation_lock_enabled: null, os_version: "17.6" });
+    expect(row).toMatchObject({ serial_number: null, udid: null, imei: null, meid: null, wifi_mac: null, bluetooth_mac: null, activation_lock_enabled: null, passcode_present: null, passcode_compliant: 1, os_version: "17.6" });
 
     const detail = (await api(`/devices/${d.udid}`)).json() as Record<string, unknown>;
     for (const key of FORBIDDEN_KEYS) expect(detail, key).not.toHaveProperty(key);

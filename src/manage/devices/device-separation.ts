@@ -4,7 +4,10 @@
 import type { DeviceRow } from "../../store/devices.ts";
 import type { EnrollmentKind } from "../../store/schema.ts";
 import type { PlistDict } from "../../wire/plist.ts";
-import { PLATFORMS, type Platform } from "../../wire/schema/spec-types.ts";
+import { PLATFORMS, type KeyList, type Platform, type SupportedOS } from "../../wire/schema/spec-types.ts";
+import { commandSchema, resolveSubkeys } from "../../wire/schema/spec-lookup.ts";
+import { effectiveSupportedOS } from "../../wire/schema/supported-os.ts";
+import { isDict } from "./inventory-values.ts";
 import { ENROLLMENT_TYPES, OWNERSHIPS, deriveEnrollmentType, deriveOwnership } from "./enrollment-type.ts";
 import { appListScope, filterAnswers, mayCollect, type SeparationContext } from "./data-separation.ts";
 
@@ -72,6 +75,39 @@ export function filterDeviceAnswers(answers: PlistDict, d: SeparationFacts): { k
     dropped.push(...r.dropped);
   }
   return { kept: kept === answers ? { ...answers } : kept, dropped };
+}
+
+/**
+ * A SecurityInfo answer reduced to what may be kept of this device. Apple's schema marks some SecurityInfo keys
+ * `userenrollment: {mode: forbidden}` (information.security.yaml: the passcode keys on iOS and visionOS, the
+ * recovery keys, Remote Desktop, bootstrap token and recovery lock state, the firewall's app list on macOS): a
+ * User Enrollment keeps none of them, nor a key the schema does not define (Orchard cannot tell whether Apple
+ * allows it). Other enrollments keep the answer whole.
+ */
+export function filterSecurityInfo(info: PlistDict, d: SeparationFacts): { kept: PlistDict; dropped: string[] } {
+  const contexts = separationContexts(d);
+  if (!contexts.some((ctx) => ctx.enrollmentType === "user-enrollment")) return { kept: info, dropped: [] };
+  const schema = commandSchema("SecurityInfo");
+  const top = schema?.response.find((k) => k.key === "SecurityInfo");
+  if (!schema || !top) return { kept: {}, dropped: Object.keys(info) };
+  const dropped: string[] = [];
+  const kept = filterBySchema(info, resolveSubkeys(top), effectiveSupportedOS(schema.supportedOS, top.supportedOS), contexts.map((c) => c.platform), "", dropped);
+  return { kept, dropped };
+}
+
+function filterBySchema(dict: PlistDict, keys: KeyList | undefined, inherited: SupportedOS, platforms: readonly Platform[], path: string, dropped: string[]): PlistDict {
+  const out: PlistDict = {};
+  for (const [key, value] of Object.entries(dict)) {
+    const spec = keys?.find((k) => k.key === key);
+    const support = spec ? effectiveSupportedOS(inherited, spec.supportedOS) : undefined;
+    if (!spec || !support || platforms.some((p) => support[p]?.userenrollment?.mode === "forbidden")) {
+      dropped.push(`${path}${key}`);
+      continue;
+    }
+    const subkeys = resolveSubkeys(spec);
+    out[key] = isDict(value) && subkeys ? filterBySchema(value, subkeys, support, platforms, `${path}${key}.`, dropped) : value;
+  }
+  return out;
 }
 
 /** The columns of a patch or row the device may not keep, set to null (an identifier from a check-in message). */

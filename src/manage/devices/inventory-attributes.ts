@@ -8,7 +8,7 @@ import { platformOf } from "../../mdm/enrollment-id.ts";
 import type { PlistDict } from "../../wire/plist.ts";
 import { attributeChange, type DeviceService, type HistoryEntry } from "./devices.ts";
 import { InventoryReader } from "./inventory-values.ts";
-import { droppedWarning, filterDeviceAnswers } from "./device-separation.ts";
+import { droppedWarning, filterDeviceAnswers, filterSecurityInfo } from "./device-separation.ts";
 
 type AttributeColumn = Exclude<keyof DeviceRow, "id" | "status" | "enrollment_kind" | "enrollment_profile_id" | "ownership" | "created_at" | "updated_at">;
 type Kind = "string" | "boolean" | "number";
@@ -84,19 +84,23 @@ export function deviceInformationProcessor(devices: DeviceService) {
 
 export function securityInfoProcessor(devices: DeviceService) {
   return (tx: Tx, result: CommandResult) =>
-    ingest(devices, tx, result, (reader, report) => {
-      const info = reader.dict(report, "SecurityInfo", "SecurityInfo");
+    ingest(devices, tx, result, (reader, report, device) => {
+      const reportedInfo = reader.dict(report, "SecurityInfo", "SecurityInfo");
       const out: Reported = {};
-      if (!info) {
+      if (!reportedInfo) {
         if (report.SecurityInfo === undefined) reader.warn("SecurityInfo.SecurityInfo is missing");
         return { reported: out, raw: report };
       }
+      // As for DeviceInformation: what this device's separation forbids is gone before anything is read or kept.
+      const { kept: info, dropped } = filterSecurityInfo(reportedInfo, device);
+      const note = droppedWarning("SecurityInfo", dropped);
+      if (note) reader.warn(note);
       read(reader, info, "SecurityInfo", SECURITY_INFO, out);
       const firewall = reader.dict(info, "FirewallSettings", "SecurityInfo");
       if (firewall) read(reader, firewall, "SecurityInfo.FirewallSettings", [FIREWALL], out);
       const management = reader.dict(info, "ManagementStatus", "SecurityInfo");
       if (management && reader.boolean(management, DEP.key, "SecurityInfo.ManagementStatus") === true) out.dep_capable = 1;
-      return { reported: out, raw: report };
+      return { reported: out, raw: { ...report, SecurityInfo: info } };
     });
 }
 
