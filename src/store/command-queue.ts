@@ -222,6 +222,11 @@ export async function getCommand(store: Executor, uuid: string) {
   return store.db.selectFrom("commands").select(["uuid", "request_type", "created_at", "expires_at", "created_by"]).where("uuid", "=", uuid).executeTakeFirst();
 }
 
+/** A command's plist as queued ("" when it carries secrets and is sealed), for a processor that needs its parameters. */
+export async function commandBody(store: Executor, uuid: string): Promise<string | undefined> {
+  return (await store.db.selectFrom("commands").select("body").where("uuid", "=", uuid).executeTakeFirst())?.body;
+}
+
 export interface TargetState {
   enrollmentId: string;
   status: QueueStatus | ResultStatus;

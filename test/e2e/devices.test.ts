@@ -171,6 +171,8 @@ describeEachDatabase("devices and inventory", (database) => {
 
   it("keeps what is valid in a malformed result, answers 200 and the device stays usable", async () => {
     const d = await enroll();
+    // Came through ADE, so corporate: every app it reports may be kept (data separation).
+    expect(await answer(d, "SecurityInfo", { SecurityInfo: { ManagementStatus: { EnrolledViaDEP: true } } })).toBe(200);
     expect(await answer(d, "InstalledApplicationList", { InstalledApplicationList: [app("com.example.one", "1")] })).toBe(200);
 
     // Wrong types, unknown keys: the valid keys are applied, the rest is a warning.

@@ -9,6 +9,7 @@ import { PLATFORM_FAMILIES, platformFamilyNamed } from "../../mdm/enrollment-id.
 import { badRequest, notFound } from "../errors.ts";
 import { authErrors } from "./schemas.ts";
 import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
+import { COLUMN_KEYS, columnsSometimesForbidden, mayKeep, type KeyedColumn } from "../../manage/devices/device-separation.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const flag = (v: number | null) => (v === null ? null : v === 1);
@@ -20,35 +21,67 @@ const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
 const Cursor = Type.Optional(Type.String({ description: "nextCursor of the previous page" }));
 const IdParams = Type.Object({ id: Type.String({ description: "The device channel's enrollment id: UDID, or EnrollmentID for a User Enrollment" }) });
 
+/** The API's name of each device column that holds a DeviceInformation key (device-separation.ts). */
+const SEPARATED: Readonly<Record<KeyedColumn, string>> = {
+  serial_number: "serialNumber",
+  udid: "udid",
+  model: "model",
+  model_name: "modelName",
+  product_name: "productName",
+  os_version: "osVersion",
+  build_version: "buildVersion",
+  device_name: "name",
+  wifi_mac: "wifiMac",
+  bluetooth_mac: "bluetoothMac",
+  imei: "imei",
+  meid: "meid",
+  supervised: "supervised",
+  activation_lock_enabled: "activationLockEnabled",
+  sip_enabled: "sipEnabled",
+  battery_level: "batteryLevel",
+  capacity_gb: "capacityGb",
+  available_gb: "availableGb",
+};
+const SOMETIMES_FORBIDDEN: ReadonlySet<KeyedColumn> = new Set(columnsSometimesForbidden());
+
+/**
+ * A field some devices may not show is optional in the schema: absent (not null, which says "unknown") when
+ * Apple's data separation forbids the organisation to see it for this device.
+ */
+function separated<T extends ReturnType<typeof Type.Union>>(column: KeyedColumn, schema: T) {
+  if (!SOMETIMES_FORBIDDEN.has(column)) return schema;
+  return Type.Optional(Type.Union(schema.anyOf, { description: `Absent when Apple's data separation forbids the organisation to see ${COLUMN_KEYS[column]} for this device (a User Enrollment, for one); null when unknown` }));
+}
+
 const Device = Type.Object({
   id: Type.String(),
   status: Type.String(),
-  serialNumber: NullableString,
-  udid: NullableString,
+  serialNumber: separated("serial_number", NullableString),
+  udid: separated("udid", NullableString),
   platform: NullableString,
-  model: NullableString,
-  modelName: NullableString,
-  productName: NullableString,
-  osVersion: NullableString,
-  buildVersion: NullableString,
-  name: NullableString,
+  model: separated("model", NullableString),
+  modelName: separated("model_name", NullableString),
+  productName: separated("product_name", NullableString),
+  osVersion: separated("os_version", NullableString),
+  buildVersion: separated("build_version", NullableString),
+  name: separated("device_name", NullableString),
   enrollmentKind: Type.String(),
   enrollmentProfileId: NullableString,
   ownership: NullableString,
-  supervised: NullableBoolean,
-  activationLockEnabled: NullableBoolean,
+  supervised: separated("supervised", NullableBoolean),
+  activationLockEnabled: separated("activation_lock_enabled", NullableBoolean),
   depCapable: NullableBoolean,
-  batteryLevel: NullableNumber,
-  capacityGb: NullableNumber,
-  availableGb: NullableNumber,
-  wifiMac: NullableString,
-  bluetoothMac: NullableString,
-  imei: NullableString,
-  meid: NullableString,
+  batteryLevel: separated("battery_level", NullableNumber),
+  capacityGb: separated("capacity_gb", NullableNumber),
+  availableGb: separated("available_gb", NullableNumber),
+  wifiMac: separated("wifi_mac", NullableString),
+  bluetoothMac: separated("bluetooth_mac", NullableString),
+  imei: separated("imei", NullableString),
+  meid: separated("meid", NullableString),
   passcodePresent: NullableBoolean,
   passcodeCompliant: NullableBoolean,
   fileVaultEnabled: NullableBoolean,
-  sipEnabled: NullableBoolean,
+  sipEnabled: separated("sip_enabled", NullableBoolean),
   firewallEnabled: NullableBoolean,
   bootstrapEscrowed: NullableBoolean,
   lastSeenAt: NullableDate,
@@ -59,7 +92,7 @@ const Device = Type.Object({
 });
 
 function deviceView(r: DeviceRow, lastSeenAt: number | null = r.last_seen_at) {
-  return {
+  const view: Record<string, unknown> = {
     id: r.id,
     status: r.status,
     serialNumber: r.serial_number,
@@ -96,6 +129,9 @@ function deviceView(r: DeviceRow, lastSeenAt: number | null = r.last_seen_at) {
     unenrolledAt: iso(r.unenrolled_at),
     updatedAt: new Date(r.updated_at).toISOString(),
   };
+  // What this device's separation forbids is left out, whatever the row holds (a row written before the rule).
+  for (const column of SOMETIMES_FORBIDDEN) if (!mayKeep(COLUMN_KEYS[column], r)) delete view[SEPARATED[column]];
+  return view;
 }
 
 const DeviceDetail = Type.Object({

@@ -28,6 +28,7 @@ import {
 } from "../../store/devices.ts";
 import { pageDeviceApps, pageDeviceCertificates, pageDeviceProfiles, type DeviceAppRow, type DeviceCertificateRow, type DeviceProfileRow } from "../../store/device-inventory.ts";
 import { plistToJson } from "../../wire/plist-json.ts";
+import { withoutForbiddenColumns } from "./device-separation.ts";
 import type { PlistDict } from "../../wire/plist.ts";
 
 export type HistoryEntry = Omit<NewDeviceHistory, "id" | "device_id" | "at">;
@@ -81,7 +82,7 @@ export class DeviceService {
     if (!enrollment || enrollment.channel !== "device") return;
     const now = Date.now();
     const existing = await getDevice(tx, enrollmentId);
-    const facts = {
+    const reported = {
       status: "enrolled" as const,
       serial_number: enrollment.serial_number ?? existing?.serial_number ?? null,
       udid: enrollment.udid,
@@ -102,6 +103,9 @@ export class DeviceService {
       last_seen_at: now,
       updated_at: now,
     };
+    // The check-in message may carry identifiers Apple forbids the organisation to keep for this enrollment
+    // type (a User Enrollment's serial number, IMEI …): they never reach the row or device.enrolled.
+    const facts = withoutForbiddenColumns(reported, { ...reported, supervised: existing?.supervised ?? null, dep_capable: existing?.dep_capable ?? null });
     if (existing) await updateDevice(tx, enrollmentId, facts);
     else await insertDevice(tx, { ...emptyDevice(enrollmentId, enrollment.kind, now), ...facts });
     await this.outbox.record(tx, "device.enrolled", {
@@ -141,7 +145,7 @@ export class DeviceService {
     const enrollment = await getEnrollment(tx, enrollmentId);
     if (!enrollment || enrollment.channel !== "device") return undefined;
     const now = Date.now();
-    const row: DeviceRow = {
+    const enrolled: DeviceRow = {
       ...emptyDevice(enrollmentId, enrollment.kind, now),
       status: enrollment.status === "checked_out" ? "unenrolled" : "enrolled",
       serial_number: enrollment.serial_number,
@@ -161,6 +165,8 @@ export class DeviceService {
       bootstrap_escrowed: enrollment.bootstrap_token_sealed ? 1 : null,
       enrolled_at: enrollment.authenticated_at,
     };
+    // As at enrollment: what the enrollment holds but this device's separation forbids is not copied.
+    const row = withoutForbiddenColumns(enrolled, enrolled);
     await insertDevice(tx, row);
     return row;
   }

@@ -8,6 +8,7 @@ import { platformOf } from "../../mdm/enrollment-id.ts";
 import type { PlistDict } from "../../wire/plist.ts";
 import { attributeChange, type DeviceService, type HistoryEntry } from "./devices.ts";
 import { InventoryReader } from "./inventory-values.ts";
+import { droppedWarning, filterDeviceAnswers, filterSecurityInfo } from "./device-separation.ts";
 
 type AttributeColumn = Exclude<keyof DeviceRow, "id" | "status" | "enrollment_kind" | "enrollment_profile_id" | "ownership" | "created_at" | "updated_at">;
 type Kind = "string" | "boolean" | "number";
@@ -64,44 +65,59 @@ function read(reader: InventoryReader, d: PlistDict, path: string, attributes: r
 
 export function deviceInformationProcessor(devices: DeviceService) {
   return (tx: Tx, result: CommandResult) =>
-    ingest(devices, tx, result, (reader, report) => {
+    ingest(devices, tx, result, (reader, report, device) => {
       const answers = reader.dict(report, "QueryResponses", "DeviceInformation");
       const out: Reported = {};
       if (!answers) {
         if (report.QueryResponses === undefined) reader.warn("DeviceInformation.QueryResponses is missing");
-        return out;
+        return { reported: out, raw: report };
       }
-      read(reader, answers, "QueryResponses", DEVICE_INFORMATION, out);
-      return out;
+      // What Apple forbids the organisation to keep of this device is taken out before anything is read, so it
+      // reaches neither the row, nor the history, nor the raw answer kept below; the warning names the keys only.
+      const { kept, dropped } = filterDeviceAnswers(answers, device);
+      const note = droppedWarning("QueryResponses", dropped);
+      if (note) reader.warn(note);
+      read(reader, kept, "QueryResponses", DEVICE_INFORMATION, out);
+      return { reported: out, raw: { ...report, QueryResponses: kept } };
     });
 }
 
 export function securityInfoProcessor(devices: DeviceService) {
   return (tx: Tx, result: CommandResult) =>
-    ingest(devices, tx, result, (reader, report) => {
-      const info = reader.dict(report, "SecurityInfo", "SecurityInfo");
+    ingest(devices, tx, result, (reader, report, device) => {
+      const reportedInfo = reader.dict(report, "SecurityInfo", "SecurityInfo");
       const out: Reported = {};
-      if (!info) {
+      if (!reportedInfo) {
         if (report.SecurityInfo === undefined) reader.warn("SecurityInfo.SecurityInfo is missing");
-        return out;
+        return { reported: out, raw: report };
       }
+      // As for DeviceInformation: what this device's separation forbids is gone before anything is read or kept.
+      const { kept: info, dropped } = filterSecurityInfo(reportedInfo, device);
+      const note = droppedWarning("SecurityInfo", dropped);
+      if (note) reader.warn(note);
       read(reader, info, "SecurityInfo", SECURITY_INFO, out);
       const firewall = reader.dict(info, "FirewallSettings", "SecurityInfo");
       if (firewall) read(reader, firewall, "SecurityInfo.FirewallSettings", [FIREWALL], out);
       const management = reader.dict(info, "ManagementStatus", "SecurityInfo");
       if (management && reader.boolean(management, DEP.key, "SecurityInfo.ManagementStatus") === true) out.dep_capable = 1;
-      return out;
+      return { reported: out, raw: { ...report, SecurityInfo: info } };
     });
 }
 
 const NAMES = new Map<AttributeColumn, string>([...DEVICE_INFORMATION, ...SECURITY_INFO, FIREWALL, DEP].map((a) => [a.column, a.name]));
 
-async function ingest(devices: DeviceService, tx: Tx, result: CommandResult, readAnswer: (reader: InventoryReader, report: PlistDict) => Reported): Promise<void> {
+/** What an answer reported, and the answer as it may be kept (without what data separation forbids). */
+interface ReadAnswer {
+  reported: Reported;
+  raw: PlistDict;
+}
+
+async function ingest(devices: DeviceService, tx: Tx, result: CommandResult, readAnswer: (reader: InventoryReader, report: PlistDict, device: DeviceRow) => ReadAnswer): Promise<void> {
   if (result.status !== "acknowledged") return;
   const device = await devices.deviceForChannel(tx, result.enrollmentId);
   if (!device) return;
   const reader = new InventoryReader();
-  const reported = readAnswer(reader, result.report);
+  const { reported, raw } = readAnswer(reader, result.report, device);
   // The platform follows the product name and model, as the engine derives it at Authenticate.
   if (reported.product_name !== undefined || reported.model !== undefined) {
     const platform = platformOf(str(reported.product_name) ?? device.product_name, str(reported.model) ?? device.model);
@@ -118,7 +134,7 @@ async function ingest(devices: DeviceService, tx: Tx, result: CommandResult, rea
     history.push(attributeChange(name, before, value));
     changed.push(name);
   }
-  await devices.applyInventory(tx, device, { queryType: result.requestType, report: result.report, warnings: reader.warnings, at: result.completedAt, patch, history, changed });
+  await devices.applyInventory(tx, device, { queryType: result.requestType, report: raw, warnings: reader.warnings, at: result.completedAt, patch, history, changed });
 }
 
 const str = (v: string | number | undefined) => (typeof v === "string" ? v : undefined);

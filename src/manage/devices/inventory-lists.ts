@@ -22,6 +22,9 @@ import {
   type DeviceProfileRow,
 } from "../../store/device-inventory.ts";
 import type { CommandResult } from "../../mdm/result-processors.ts";
+import { commandBody } from "../../store/command-queue.ts";
+import { parsePlist, type PlistDict } from "../../wire/plist.ts";
+import { deviceAppScope } from "./device-separation.ts";
 import { issuerString, parseCertificate } from "../../pki/certificate.ts";
 import type { PlistValue } from "../../wire/plist.ts";
 import type { DeviceService, HistoryEntry, InventoryChange } from "./devices.ts";
@@ -45,9 +48,56 @@ interface ListSpec<Row extends { device_id: string }> {
   readItem(reader: InventoryReader, item: PlistValue, index: number, deviceId: string): Row | undefined;
   /** The value a history row shows for a row (a version, a UUID), null when unknown. */
   label(row: Row): string | null;
+  /**
+   * The items this device may keep (data separation), with a warning when some were left out and a mark for the
+   * rows kept; absent when every item may be kept.
+   */
+  narrow?(tx: Tx, device: DeviceRow, result: CommandResult, items: PlistValue[]): Promise<Narrowed<Row>>;
   all(tx: Tx, deviceId: string): Promise<Row[]>;
   remove(tx: Tx, deviceId: string, keys: string[]): Promise<void>;
   upsert(tx: Tx, rows: Row[]): Promise<void>;
+}
+
+interface Narrowed<Row> {
+  items: PlistValue[];
+  warning?: string;
+  mark?: (row: Row) => Row;
+}
+
+/** Apple's InstalledApplicationList Source for an app Declarative Device Management manages (iOS 17.2+). */
+const DDM_SOURCE = "Declarative Device Management";
+
+/** Whether the InstalledApplicationList command asked for managed apps only (ManagedAppsOnly true). */
+async function askedManagedOnly(tx: Tx, commandUuid: string): Promise<boolean> {
+  const body = await commandBody(tx, commandUuid);
+  if (!body) return false;
+  try {
+    const plist = parsePlist(body) as PlistDict;
+    const command = isDict(plist.Command) ? plist.Command : undefined;
+    return command?.ManagedAppsOnly === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A User Enrollment or a personal device shows only the organisation's apps (appListScope). InstalledApplicationList
+ * items say nothing of whether an app is managed (Apple's schema has no IsManaged there), so an item is known to
+ * be managed only when the device was asked ManagedAppsOnly (Apple's device then lists managed apps alone) or
+ * its Source says Declarative Device Management manages it. Everything else is a personal app and is not kept;
+ * the warning counts them without naming them (which apps a person installed is the personal data itself).
+ */
+async function narrowApps(tx: Tx, device: DeviceRow, result: CommandResult, items: PlistValue[]): Promise<Narrowed<DeviceAppRow>> {
+  if (deviceAppScope(device) === "all") return { items };
+  const markManaged = (row: DeviceAppRow): DeviceAppRow => ({ ...row, managed: 1 });
+  if (await askedManagedOnly(tx, result.commandUuid)) return { items, mark: markManaged };
+  const kept = items.filter((item) => isDict(item) && item.Source === DDM_SOURCE);
+  const left = items.length - kept.length;
+  return {
+    items: kept,
+    mark: markManaged,
+    ...(left > 0 ? { warning: `InstalledApplicationList: ${left} app(s) not kept: this device shows only managed apps, and the command did not ask ManagedAppsOnly` } : {}),
+  };
 }
 
 const bool = (v: boolean | undefined) => (v === undefined ? null : v ? 1 : 0);
@@ -86,6 +136,7 @@ const APPS: ListSpec<DeviceAppRow> = {
     };
   },
   label: (r) => (r.short_version && r.version && r.short_version !== r.version ? `${r.short_version} (${r.version})` : (r.short_version ?? r.version)),
+  narrow: narrowApps,
   all: allDeviceApps,
   remove: removeDeviceApps,
   upsert: upsertDeviceApps,
@@ -173,7 +224,14 @@ function listProcessor<Row extends { device_id: string }>(devices: DeviceService
     if (!device) return;
     const reader = new InventoryReader();
     const change: InventoryChange = { queryType: result.requestType, report: result.report, warnings: [], at: result.completedAt, history: [], changed: [] };
-    const items = reader.array(result.report, spec.key, result.requestType);
+    const reportedItems = reader.array(result.report, spec.key, result.requestType);
+    const narrowed = reportedItems && spec.narrow ? await spec.narrow(tx, device, result, reportedItems) : undefined;
+    const items = narrowed ? narrowed.items : reportedItems;
+    if (narrowed) {
+      // The raw answer kept is the narrowed one: what may not be stored is not stored there either.
+      change.report = { ...result.report, [spec.key]: narrowed.items };
+      if (narrowed.warning) reader.warn(narrowed.warning);
+    }
     if (items === undefined) {
       // Without the list nothing can be said of what is installed: the stored list stays as it was.
       if (result.report[spec.key] === undefined) reader.warn(`${result.requestType}.${spec.key} is missing`);
@@ -183,9 +241,16 @@ function listProcessor<Row extends { device_id: string }>(devices: DeviceService
     }
     const reported = new Map<string, Row>();
     items.forEach((item, i) => {
-      const row = spec.readItem(reader, item, i, device.id);
+      const read = spec.readItem(reader, item, i, device.id);
+      const row = read && narrowed?.mark ? narrowed.mark(read) : read;
       if (row) reported.set(spec.rowKey(row), row);
     });
+    if (narrowed && items.length === 0 && (reportedItems?.length ?? 0) > 0) {
+      // Every item was left out: the answer says nothing about the apps this device may keep, so the stored ones stay.
+      change.warnings = reader.warnings;
+      await devices.applyInventory(tx, device, change);
+      return;
+    }
     if (items.length > 0 && reported.size === 0) {
       // Not one item could be read: that says nothing about what is installed, and must not empty the stored list.
       reader.warn(`${result.requestType}.${spec.key}: no item could be read; the stored list is kept`);
