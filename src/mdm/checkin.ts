@@ -118,16 +118,19 @@ export class CheckinService {
     const now = Date.now();
     const existing = await getEnrollment(tx, channel.id);
     const profileId = (await this.profileOfCertificate(tx, identity.fingerprint)) ?? existing?.enrollment_profile_id ?? null;
+    // A User Enrollment's device identifiers are the person's, not the organisation's (Apple's data separation):
+    // never kept, even when a device sends them.
+    const personal = channel.kind === "user-enrollment";
     const facts = {
-      serial_number: given(msg.SerialNumber) ?? existing?.serial_number ?? null,
+      serial_number: personal ? null : (given(msg.SerialNumber) ?? existing?.serial_number ?? null),
       model: given(msg.Model) ?? existing?.model ?? null,
       model_name: given(msg.ModelName) ?? existing?.model_name ?? null,
       product_name: given(msg.ProductName) ?? existing?.product_name ?? null,
       os_version: given(msg.OSVersion) ?? existing?.os_version ?? null,
       build_version: given(msg.BuildVersion) ?? existing?.build_version ?? null,
       device_name: given(msg.DeviceName) ?? existing?.device_name ?? null,
-      imei: given(msg.IMEI) ?? existing?.imei ?? null,
-      meid: given(msg.MEID) ?? existing?.meid ?? null,
+      imei: personal ? null : (given(msg.IMEI) ?? existing?.imei ?? null),
+      meid: personal ? null : (given(msg.MEID) ?? existing?.meid ?? null),
     };
     const platform = platformOf(facts.product_name, facts.model) ?? existing?.platform ?? null;
     if (existing) {

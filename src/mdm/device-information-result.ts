@@ -1,7 +1,9 @@
 // A DeviceInformation result updates the facts Orchard keeps on the enrollment row (what command checks and
 // the API use: OS version, supervision, names), in the result's transaction. The full inventory (attributes,
 // history, data separation by enrollment type) is the devices module's; this keeps the engine's own facts true.
-// Every DeviceInformation result passes through here on the device's request: one prepared statement.
+// Every DeviceInformation result passes through here on the device's request: one prepared statement. The serial
+// number is not taken from here: Authenticate brings it, and a User Enrollment's must never be kept (the devices
+// module keeps inventory, filtered by enrollment type).
 import type { Tx } from "../store/db.ts";
 import { hotPath, type DeviceFacts } from "../store/hot-path.ts";
 import type { PlistDict, PlistValue } from "../wire/plist.ts";
@@ -14,14 +16,13 @@ const STRING_FACTS = {
   Model: "model",
   ModelName: "model_name",
   ProductName: "product_name",
-  SerialNumber: "serial_number",
 } as const;
 
 export async function applyDeviceInformation(tx: Tx, result: CommandResult): Promise<void> {
   if (result.status !== "acknowledged") return;
   const answers = result.report.QueryResponses;
   if (!isDict(answers)) return;
-  const facts: DeviceFacts = { os_version: null, build_version: null, device_name: null, model: null, model_name: null, product_name: null, serial_number: null, supervised: null };
+  const facts: DeviceFacts = { os_version: null, build_version: null, device_name: null, model: null, model_name: null, product_name: null, supervised: null };
   let any = false;
   for (const [key, column] of Object.entries(STRING_FACTS)) {
     const v = answers[key];

@@ -55,11 +55,10 @@ export interface DeviceFacts {
   model: string | null;
   model_name: string | null;
   product_name: string | null;
-  serial_number: string | null;
   supervised: number | null;
 }
 
-const FACT_COLUMNS = ["os_version", "build_version", "device_name", "model", "model_name", "product_name", "serial_number", "supervised"] as const satisfies ReadonlyArray<keyof DeviceFacts>;
+const FACT_COLUMNS = ["os_version", "build_version", "device_name", "model", "model_name", "product_name", "supervised"] as const satisfies ReadonlyArray<keyof DeviceFacts>;
 const factValues = (f: DeviceFacts) => FACT_COLUMNS.map((c) => f[c]);
 
 /** Deliverable after an Idle: every outstanding command (NotNow'd ones, and ones sent on a broken connection). */

@@ -87,6 +87,8 @@ describeEachDatabase("data separation of stored and shown inventory", (database)
     }
     const row = await s.t.ctx.store.db.selectFrom("devices").selectAll().where("id", "=", d.udid).executeTakeFirstOrThrow();
     expect(row).toMatchObject({ serial_number: null, udid: null, imei: null, meid: null, wifi_mac: null, bluetooth_mac: null, activation_lock_enabled: null, passcode_present: null, passcode_compliant: 1, os_version: "17.6" });
+    // Nor does the engine's own enrollment row, though Authenticate and DeviceInformation both carried them.
+    expect(await s.t.ctx.store.db.selectFrom("enrollments").select(["serial_number", "imei", "meid"]).where("id", "=", d.udid).executeTakeFirstOrThrow()).toEqual({ serial_number: null, imei: null, meid: null });
 
     const detail = (await api(`/devices/${d.udid}`)).json() as Record<string, unknown>;
     for (const key of FORBIDDEN_KEYS) expect(detail, key).not.toHaveProperty(key);
