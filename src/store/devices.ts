@@ -3,13 +3,18 @@
 import type { Insertable, Kysely, Selectable, Updateable } from "kysely";
 import type { Executor, Tx } from "./db.ts";
 import type { Database, DeviceHistoryTable, DeviceInventoryRawTable, DevicesTable } from "./schema.ts";
+import { prepared } from "./sqlite-statements.ts";
 
 export type DeviceRow = Selectable<DevicesTable>;
 export type DevicePatch = Updateable<DevicesTable>;
 export type DeviceHistoryRow = Selectable<DeviceHistoryTable>;
 export type NewDeviceHistory = Insertable<DeviceHistoryTable>;
 
+// Every inventory result reads the device, updates it and keeps its raw answer: on SQLite those run as prepared
+// statements (sqlite-statements.ts); on PostgreSQL through kysely on the result's transaction.
+
 export async function getDevice(store: Executor, id: string): Promise<DeviceRow | undefined> {
+  if (store.sqlite) return prepared(store.sqlite, "SELECT * FROM devices WHERE id = ?").get(id) as DeviceRow | undefined;
   return store.db.selectFrom("devices").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
@@ -18,6 +23,13 @@ export async function insertDevice(tx: Tx, row: Insertable<DevicesTable>): Promi
 }
 
 export async function updateDevice(store: Executor, id: string, patch: DevicePatch): Promise<void> {
+  if (store.sqlite) {
+    // One statement per set of columns (the column names are the schema's, from the typed patch, never input).
+    const columns = (Object.keys(patch) as Array<keyof DevicePatch>).filter((c) => patch[c] !== undefined).sort();
+    if (columns.length === 0) return;
+    prepared(store.sqlite, `UPDATE devices SET ${columns.map((c) => `"${c}" = ?`).join(", ")} WHERE id = ?`).run(...columns.map((c) => patch[c] ?? null), id);
+    return;
+  }
   await store.db.updateTable("devices").set(patch).where("id", "=", id).execute();
 }
 
@@ -74,6 +86,11 @@ const HISTORY_CHUNK = 500;
 
 /** History rows, inserted in a few multi-row statements. */
 export async function insertHistory(tx: Tx, rows: ReadonlyArray<Insertable<DeviceHistoryTable>>): Promise<void> {
+  if (tx.sqlite) {
+    const insert = prepared(tx.sqlite, "INSERT INTO device_history (id, device_id, at, kind, field, from_value, to_value) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (const r of rows) insert.run(r.id, r.device_id, r.at, r.kind, r.field, r.from_value ?? null, r.to_value ?? null);
+    return;
+  }
   for (let i = 0; i < rows.length; i += HISTORY_CHUNK) await tx.db.insertInto("device_history").values(rows.slice(i, i + HISTORY_CHUNK)).execute();
 }
 
@@ -94,6 +111,14 @@ export function listHistoryQuery(db: Kysely<Database>, deviceId: string, limit: 
 
 /** Keeps the latest raw answer of one query type for a device (replacing the previous one). */
 export async function upsertInventoryRaw(tx: Tx, row: Insertable<DeviceInventoryRawTable>): Promise<void> {
+  if (tx.sqlite) {
+    prepared(
+      tx.sqlite,
+      "INSERT INTO device_inventory_raw (device_id, query_type, raw, warnings, received_at) VALUES (?, ?, ?, ?, ?) " +
+        "ON CONFLICT (device_id, query_type) DO UPDATE SET raw = excluded.raw, warnings = excluded.warnings, received_at = excluded.received_at",
+    ).run(row.device_id, row.query_type, row.raw, row.warnings, row.received_at);
+    return;
+  }
   await tx.db
     .insertInto("device_inventory_raw")
     .values(row)
