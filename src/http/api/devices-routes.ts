@@ -258,11 +258,16 @@ export function devicesRoutes(ctx: Pick<AppContext, "devices"> & { inventory: Pi
           description:
             "Queues the inventory commands Apple allows for this device (platform, OS, enrollment type, supervision, its enrollment profile's access rights), below admin commands and expiring after an hour. A command of a type that is still outstanding from an earlier collection is not queued again.",
           params: IdParams,
-          body: Type.Optional(Type.Object({}, { additionalProperties: false })),
           response: { 202: Refreshed, ...authErrors, 400: Type.Ref("Error"), 404: Type.Ref("Error"), 409: Type.Ref("Error") },
         },
       },
       async (req, reply) => {
+        // No parameters: a body, when one is sent, must be empty (a field this route does not know is refused).
+        const body: unknown = req.body;
+        if (body !== undefined && body !== null && (typeof body !== "object" || Array.isArray(body) || Object.keys(body).length > 0)) {
+          const fields = typeof body === "object" && !Array.isArray(body) ? Object.keys(body).join(", ") : typeof body;
+          throw badRequest(`body: this route takes no parameters (got ${fields})`);
+        }
         const r = await ctx.inventory.collect(req.params.id, actorOf(req));
         if (!r.ok) throw r.status === 404 ? notFound(`device ${req.params.id}`) : new ApiError(409, "conflict", r.reason);
         return reply.status(202).send({ deviceId: r.deviceId, queued: r.queued, skipped: r.skipped });
