@@ -45,6 +45,7 @@ export interface OrchardConfig {
   userAuthenticate: "decline" | "empty-challenge";
   maxUserChannelsPerDevice: number;
   resultRetentionDays: number;
+  inventoryIntervalHours: number;
   certCacheSize: number;
   memoryTrimSeconds: number;
   apnsUrl: string | undefined;
@@ -226,6 +227,13 @@ export const SETTINGS = [
     fallback: () => 5,
   }),
   setting({ key: "resultRetentionDays", env: "ORCHARD_RESULT_RETENTION_DAYS", description: "How long command results are kept, days", parse: positiveInt, fallback: () => 30 }),
+  setting({
+    key: "inventoryIntervalHours",
+    env: "ORCHARD_INVENTORY_INTERVAL_HOURS",
+    description: "How often each enrolled device's inventory is collected again, hours (each device a little later, spread over a fifth of it); 0 only at activation and on request",
+    parse: nonNegativeInt,
+    fallback: () => 8,
+  }),
   setting({ key: "apnsUrl", env: "ORCHARD_APNS_URL", description: "Override of the APNs gateway base URL", parse: optionalUrl(["https:", "http:"]), fallback: () => undefined }),
   setting({ key: "apnsCaFile", env: "ORCHARD_APNS_CA_FILE", description: "Extra CA (PEM) to trust for the APNs gateway", parse: optionalText, fallback: () => undefined }),
   setting({ key: "apnsExpirationSeconds", env: "ORCHARD_APNS_EXPIRATION_SECONDS", description: "apns-expiration: how long APNs keeps an undelivered push, seconds", parse: positiveInt, fallback: () => 7 * 24 * 3600 }),

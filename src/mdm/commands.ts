@@ -35,6 +35,8 @@ export interface QueueOptions {
   createdBy: Actor;
   /** Queue to the targets that may receive the command and list the others, instead of refusing the batch. */
   skipRefused?: boolean;
+  /** The CommandUUID to use instead of a random one (inventory collection marks its commands by a prefix). */
+  commandUuid?: string;
 }
 
 export interface Refusal {
@@ -99,7 +101,9 @@ export class CommandService {
       if (e instanceof JsonToPlistError) throw new CommandError(400, e.message);
       throw e;
     }
-    return this.queueBuilt(tx, requestType, command, randomUUID(), opts);
+    const uuid = opts.commandUuid ?? randomUUID();
+    if (!UUID_RE.test(uuid)) throw new CommandError(400, "CommandUUID must be a short string of letters, digits, '.', '_' or '-'");
+    return this.queueBuilt(tx, requestType, command, uuid, opts);
   }
 
   /** Queues a command given as a complete command plist ({CommandUUID?, Command: {RequestType, …}}). */

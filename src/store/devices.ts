@@ -1,6 +1,6 @@
 // Queries for devices (src/manage/devices): the device row, its change history and its latest raw answers.
 // The normalised inventory lists (apps, profiles, certificates) are in device-inventory.ts.
-import type { Insertable, Kysely, Selectable, Updateable } from "kysely";
+import { sql, type Insertable, type Kysely, type Selectable, type Updateable } from "kysely";
 import type { Executor, Tx } from "./db.ts";
 import type { Database, DeviceHistoryTable, DeviceInventoryRawTable, DevicesTable } from "./schema.ts";
 import { prepared } from "./sqlite-statements.ts";
@@ -135,4 +135,68 @@ export async function hasInventoryRaw(store: Executor, deviceId: string, queryTy
 /** What each query type's latest answer left unread, and when it came. */
 export async function inventoryWarnings(store: Executor, deviceId: string): Promise<Array<Pick<Selectable<DeviceInventoryRawTable>, "query_type" | "warnings" | "received_at">>> {
   return store.db.selectFrom("device_inventory_raw").select(["query_type", "warnings", "received_at"]).where("device_id", "=", deviceId).orderBy("query_type").execute();
+}
+
+// Inventory collection (src/manage/devices/inventory-collection.ts).
+
+/**
+ * The device row, locked until the end of `tx` on PostgreSQL (FOR UPDATE), so two collections for one device
+ * (its activation's job, the schedule, an operator's refresh) run one after the other and the second sees the
+ * first's commands. SQLite's single writer serialises them already.
+ */
+export async function lockDevice(tx: Tx, id: string): Promise<DeviceRow | undefined> {
+  const q = tx.db.selectFrom("devices").selectAll().where("id", "=", id);
+  return (tx.dialect === "postgres" ? q.forUpdate() : q).executeTakeFirst();
+}
+
+/**
+ * The request types of the device's outstanding inventory commands (queued, sent or NotNow, not yet past their
+ * expiry), inventory commands being those whose CommandUUID starts with `uuidPrefix`.
+ */
+export async function outstandingInventoryTypes(store: Executor, deviceId: string, uuidPrefix: string, now: number): Promise<Set<string>> {
+  const rows = await outstandingInventoryQuery(store.db, deviceId, uuidPrefix, now).execute();
+  return new Set(rows.map((r) => r.request_type));
+}
+
+/** Exported so the query-plan test explains the statement that runs: the device's queue rows by enrollment id, each command by its key. */
+export function outstandingInventoryQuery(db: Kysely<Database>, deviceId: string, uuidPrefix: string, now: number) {
+  return db
+    .selectFrom("command_queue as q")
+    .innerJoin("commands as c", "c.uuid", "q.command_uuid")
+    .select("c.request_type")
+    .distinct()
+    .where("q.enrollment_id", "=", deviceId)
+    // substr rather than LIKE: exact and case-sensitive on both databases, with nothing to escape.
+    .where((eb) => eb(eb.fn<string>("substr", ["q.command_uuid", sql.lit(1), sql.lit(uuidPrefix.length)]), "=", uuidPrefix))
+    .where((eb) => eb.or([eb("q.expires_at", "is", null), eb("q.expires_at", ">", now)]));
+}
+
+/** Sets when the device's next scheduled collection is due. */
+export async function setInventoryDue(tx: Tx, deviceId: string, dueAt: number): Promise<void> {
+  await tx.db
+    .insertInto("device_inventory_schedule")
+    .values({ device_id: deviceId, due_at: dueAt })
+    .onConflict((oc) => oc.column("device_id").doUpdateSet({ due_at: dueAt }))
+    .execute();
+}
+
+/** Takes the device off the collection schedule (it unenrolled; its next activation puts it back). */
+export async function dropInventoryDue(tx: Tx, deviceId: string): Promise<void> {
+  await tx.db.deleteFrom("device_inventory_schedule").where("device_id", "=", deviceId).execute();
+}
+
+/** The devices whose scheduled collection is due at `now`, the longest overdue first, at most `limit`. */
+export async function dueForInventory(store: Executor, now: number, limit: number): Promise<string[]> {
+  return (await dueForInventoryQuery(store.db, now, limit).execute()).map((r) => r.device_id);
+}
+
+/** Exported so the query-plan test explains the statement that runs. */
+export function dueForInventoryQuery(db: Kysely<Database>, now: number, limit: number) {
+  return db.selectFrom("device_inventory_schedule").select("device_id").where("due_at", "<=", now).orderBy("due_at").orderBy("device_id").limit(limit);
+}
+
+/** When the device's next scheduled collection is due, if it is on the schedule. */
+export async function inventoryDueAt(store: Executor, deviceId: string): Promise<number | undefined> {
+  const r = await store.db.selectFrom("device_inventory_schedule").select("due_at").where("device_id", "=", deviceId).executeTakeFirst();
+  return r === undefined ? undefined : Number(r.due_at);
 }

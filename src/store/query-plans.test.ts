@@ -16,6 +16,7 @@ import { claimableJobsQuery } from "./jobs.ts";
 import { dueRetriesQuery } from "./push-state.ts";
 import { linkTokenQuery, profileChallengeQuery } from "./enrollment-profiles.ts";
 import { oneTimeChallengeQuery } from "./scep-challenges.ts";
+import { dueForInventoryQuery, outstandingInventoryQuery } from "./devices.ts";
 
 describeEachDatabase("query plans of hot queries", (database) => {
   let store: Store & { cleanup(): Promise<void> };
@@ -98,6 +99,8 @@ describeEachDatabase("query plans of hot queries", (database) => {
       ["link token", linkTokenQuery(db, "H")],
       ["profile challenge", profileChallengeQuery(db, "H")],
       ["one-time challenge", oneTimeChallengeQuery(db, "H")],
+      ["outstanding inventory commands of a device", outstandingInventoryQuery(db, "X", "inventory-", 1)],
+      ["devices due for inventory", dueForInventoryQuery(db, 1, 2000)],
     ];
     for (const [what, q] of queries) {
       const [text, params] = compiled(q);

@@ -353,6 +353,12 @@ export interface DeviceInventoryRawTable {
   received_at: number;
 }
 
+/** When each enrolled device's next scheduled inventory collection is due (src/manage/devices/inventory-collection.ts). */
+export interface DeviceInventoryScheduleTable {
+  device_id: string;
+  due_at: number;
+}
+
 export type DeviceHistoryKind = "attribute" | "app" | "profile" | "certificate";
 
 export interface DeviceHistoryTable {
@@ -390,4 +396,5 @@ export interface Database {
   device_certificates: DeviceCertificatesTable;
   device_inventory_raw: DeviceInventoryRawTable;
   device_history: DeviceHistoryTable;
+  device_inventory_schedule: DeviceInventoryScheduleTable;
 }

@@ -48,6 +48,7 @@ const EXPECTED: Record<string, Rule> = {
   "GET /api/v1/devices/:id/profiles": "readonly",
   "GET /api/v1/devices/:id/certificates": "readonly",
   "GET /api/v1/devices/:id/history": "readonly",
+  "POST /api/v1/devices/:id/refresh": "operator",
   "GET /api/v1/tokens": "admin",
   "POST /api/v1/tokens": "admin",
   "DELETE /api/v1/tokens/:id": "admin",

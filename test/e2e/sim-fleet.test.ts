@@ -71,7 +71,9 @@ describeEachDatabase("fleet runner against Orchard", (database) => {
     const queued = await api("POST", "/api/v1/commands", { targets: udids, requestType: "DeviceInformation", params: { Queries: ["SerialNumber"] } });
     expect(queued.statusCode, queued.body).toBe(201);
     const summary = await runFleet({ fleetPath: fleet, input: { operation: "connect" }, workers: 0, concurrency: 5 });
-    expect(summary).toMatchObject({ devices: 10, ok: 10, failed: 0, commands: { "DeviceInformation:Acknowledged": 10 } });
+    // Activation also queued each device's inventory (its own DeviceInformation among it): at least the 10 asked here.
+    expect(summary).toMatchObject({ devices: 10, ok: 10, failed: 0 });
+    expect(summary.commands["DeviceInformation:Acknowledged"]).toBeGreaterThanOrEqual(10);
     const status = (await api("GET", `/api/v1/commands/${queued.json().commandUuid}`)).json() as { targets: Array<{ status: string }> };
     expect(status.targets.map((t) => t.status)).toEqual(Array(10).fill("acknowledged"));
   });
@@ -88,7 +90,8 @@ describeEachDatabase("fleet runner against Orchard", (database) => {
     }
     const summary = await online.stop();
     expect(status).toBe("acknowledged");
-    expect(summary.commands).toMatchObject({ "ProfileList:Acknowledged": 1 });
+    // At least this ProfileList (the device's inventory may still hold its own).
+    expect(summary.commands["ProfileList:Acknowledged"]).toBeGreaterThanOrEqual(1);
   });
 
   it("runs the demo fleet: mixed devices enroll, stay online and answer a wake-up by push token", async () => {

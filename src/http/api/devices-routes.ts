@@ -2,11 +2,13 @@
 import { Type } from "typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { AppContext } from "../../app-context.ts";
+import type { InventoryCollection } from "../../manage/devices/inventory-collection.ts";
 import type { DeviceRow } from "../../store/devices.ts";
 import type { DeviceAppRow, DeviceCertificateRow, DeviceProfileRow } from "../../store/device-inventory.ts";
 import type { DeviceHistoryRow } from "../../store/devices.ts";
 import { PLATFORM_FAMILIES, platformFamilyNamed } from "../../mdm/enrollment-id.ts";
-import { badRequest, notFound } from "../errors.ts";
+import { ApiError, badRequest, notFound } from "../errors.ts";
+import { actorOf } from "./auth.ts";
 import { authErrors } from "./schemas.ts";
 import { decodeOptionalCursor, encodeCursor } from "./cursor.ts";
 import { COLUMN_KEYS, columnsSometimesForbidden, mayKeep, type KeyedColumn } from "../../manage/devices/device-separation.ts";
@@ -163,7 +165,15 @@ function page<R, V>(rows: R[] | undefined, limit: number, id: string, key: (r: R
   return { items: shown.map(view), nextCursor: rows.length > limit && last ? encodeCursor([key(last)]) : null };
 }
 
-export function devicesRoutes(ctx: Pick<AppContext, "devices">): FastifyPluginAsyncTypebox {
+const Refreshed = Type.Object({
+  deviceId: Type.String(),
+  queued: Type.Array(Type.Object({ requestType: Type.String(), commandUuid: Type.String() }), { description: "The inventory commands queued now" }),
+  skipped: Type.Array(Type.Object({ requestType: Type.String(), reason: Type.String() }), {
+    description: "What was not queued and why: still outstanding from an earlier collection, not allowed for this device, or not kept for its enrollment type",
+  }),
+});
+
+export function devicesRoutes(ctx: Pick<AppContext, "devices"> & { inventory: Pick<InventoryCollection, "collect"> }): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
       "/devices",
@@ -271,6 +281,32 @@ export function devicesRoutes(ctx: Pick<AppContext, "devices">): FastifyPluginAs
         const after = decodeOptionalCursor(req.query.cursor, ["string"]);
         const { items, nextCursor } = page(await ctx.devices.certificates(req.params.id, req.query.limit + 1, after?.[0]), req.query.limit, req.params.id, (r) => r.fingerprint, certificateView);
         return { certificates: items, nextCursor };
+      },
+    );
+
+    app.post(
+      "/devices/:id/refresh",
+      {
+        config: { auditAction: "device.refresh" },
+        schema: {
+          tags: ["devices"],
+          summary: "Collect the device's inventory now",
+          description:
+            "Queues the inventory commands Apple allows for this device (platform, OS, enrollment type, supervision, its enrollment profile's access rights), below admin commands and expiring after an hour. A command of a type that is still outstanding from an earlier collection is not queued again.",
+          params: IdParams,
+          response: { 202: Refreshed, ...authErrors, 400: Type.Ref("Error"), 404: Type.Ref("Error"), 409: Type.Ref("Error") },
+        },
+      },
+      async (req, reply) => {
+        // No parameters: a body, when one is sent, must be empty (a field this route does not know is refused).
+        const body: unknown = req.body;
+        if (body !== undefined && body !== null && (typeof body !== "object" || Array.isArray(body) || Object.keys(body).length > 0)) {
+          const fields = typeof body === "object" && !Array.isArray(body) ? Object.keys(body).join(", ") : typeof body;
+          throw badRequest(`body: this route takes no parameters (got ${fields})`);
+        }
+        const r = await ctx.inventory.collect(req.params.id, actorOf(req));
+        if (!r.ok) throw r.status === 404 ? notFound(`device ${req.params.id}`) : new ApiError(409, "conflict", r.reason);
+        return reply.status(202).send({ deviceId: r.deviceId, queued: r.queued, skipped: r.skipped });
       },
     );
 
