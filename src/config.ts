@@ -46,6 +46,7 @@ export interface OrchardConfig {
   maxUserChannelsPerDevice: number;
   resultRetentionDays: number;
   inventoryIntervalHours: number;
+  inventoryOnEnroll: boolean;
   certCacheSize: number;
   memoryTrimSeconds: number;
   apnsUrl: string | undefined;
@@ -233,6 +234,13 @@ export const SETTINGS = [
     description: "How often each enrolled device's inventory is collected again, hours (each device a little later, spread over a fifth of it); 0 only at activation and on request",
     parse: nonNegativeInt,
     fallback: () => 8,
+  }),
+  setting({
+    key: "inventoryOnEnroll",
+    env: "ORCHARD_INVENTORY_ON_ENROLL",
+    description: "Collect a device's inventory as soon as it enrolls (its first TokenUpdate); false leaves it to the schedule and to refresh requests, e.g. while moving a large fleet in",
+    parse: bool,
+    fallback: () => true,
   }),
   setting({ key: "apnsUrl", env: "ORCHARD_APNS_URL", description: "Override of the APNs gateway base URL", parse: optionalUrl(["https:", "http:"]), fallback: () => undefined }),
   setting({ key: "apnsCaFile", env: "ORCHARD_APNS_CA_FILE", description: "Extra CA (PEM) to trust for the APNs gateway", parse: optionalText, fallback: () => undefined }),

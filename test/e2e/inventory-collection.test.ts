@@ -221,6 +221,7 @@ describeEachDatabase("inventory collection", (database) => {
       commands: () => s.t.ctx.mdm.commands,
       accessRights: (id, ex) => s.t.ctx.enrollmentProfiles.accessRights(id, ex),
       intervalHours: 8,
+      onEnroll: true,
       logger: s.t.ctx.logger,
       batch: 1,
     });

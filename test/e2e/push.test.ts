@@ -81,6 +81,8 @@ describeEachDatabase("push over HTTP/2 to the local APNs endpoint", (database) =
       // Wide enough that a burst of API calls lands in one window even on a loaded machine.
       pushCoalesceMs: 300,
       pushRetryBaseMs: RETRY_BASE_MS,
+      // These tests count and time each push: no inventory collection (and its pushes) at enrollment.
+      inventoryOnEnroll: false,
     };
     server = await startServer(config, { logger: createLogger("silent") });
     base = `http://127.0.0.1:${server.httpPort}`;

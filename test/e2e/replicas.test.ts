@@ -101,6 +101,8 @@ pgDescribe("three replicas on one database [postgres]", () => {
           ORCHARD_HTTP_PORT: String(port),
           ORCHARD_HTTPS_PORT: String(httpsPort),
           ORCHARD_LOG_LEVEL: "warn",
+          // The round counts each command.completed delivery: no inventory commands at enrollment.
+          ORCHARD_INVENTORY_ON_ENROLL: "false",
         },
         stdio: ["ignore", "ignore", "inherit"],
       });

@@ -59,6 +59,8 @@ export interface InventoryCollectionDeps {
   /** The AccessRights of an enrollment profile, read through `ex`. */
   accessRights: (profileId: string, ex: Executor) => Promise<number | undefined>;
   intervalHours: number;
+  /** Collect at a device channel's activation (ORCHARD_INVENTORY_ON_ENROLL). */
+  onEnroll: boolean;
   logger: Logger;
   batch?: number;
   runBudgetMs?: number;
@@ -70,7 +72,7 @@ export class InventoryCollection {
   /** Durable reactions: a device channel's activation queues its collection; unenrolling takes it off the schedule. */
   subscribe(): void {
     this.deps.outbox.react("enrollment.activated", async (tx, e) => {
-      if (e.channel !== "device") return;
+      if (e.channel !== "device" || !this.deps.onEnroll) return;
       // One pending job per device: a second activation before the job ran adds nothing.
       await enqueueJob(tx, { kind: INVENTORY_COLLECT_JOB, payload: { deviceId: e.deviceId }, singletonKey: `${INVENTORY_COLLECT_JOB}:${e.deviceId}` });
     });

@@ -28,6 +28,7 @@ export const devicesModule: OrchardModule = {
       commands: () => ctx.mdm.commands,
       accessRights: (id, ex) => ctx.enrollmentProfiles.accessRights(id, ex),
       intervalHours: ctx.config.inventoryIntervalHours,
+      onEnroll: ctx.config.inventoryOnEnroll,
       logger: ctx.logger,
     });
     inventory.subscribe();
