@@ -3,6 +3,8 @@
 // PKCS#8 PEM. VirtualDevice (device.ts) wraps this state with behaviour; nothing here does I/O.
 import { CATALOG, type DevicePlatform, type HardwareModel } from "./platform.ts";
 import { cryptoRandom, seededRandom, type RandomSource } from "./seeded-random.ts";
+import { initialApps } from "./app-catalog.ts";
+import { createTraits, type DeviceTraits } from "./device-traits.ts";
 
 export const DEVICE_STATE_VERSION = 1;
 
@@ -146,6 +148,11 @@ export interface DeviceState {
   osVersion: string;
   buildVersion: string;
   supervised: boolean;
+  /**
+   * Enrolled with User Enrollment (a personal device): the device keeps its hardware identifiers to itself and
+   * answers only what Apple's schema allows for that enrollment type.
+   */
+  userEnrollment?: boolean;
   imei?: string;
   meid?: string;
   iccid?: string;
@@ -177,11 +184,15 @@ export interface DeviceState {
   history: { erasures: number; restarts: number; shutdowns: number };
   /** Seed the device was created from (reproducible fleets), absent for random devices. */
   seed?: string;
+  /** Owner and organisation settings inventory reports (device-traits.ts); derived on first use when absent. */
+  traits?: DeviceTraits;
 }
 
 export interface CreateDeviceOptions {
   platform: DevicePlatform;
   supervised?: boolean;
+  /** A personal device enrolled with User Enrollment (iOS, iPadOS, macOS, visionOS; never supervised). */
+  userEnrollment?: boolean;
   /** Same seed, same device (identifiers, names, apps). */
   seed?: string;
   /** Pick a particular model or OS release from the catalog instead of a random one. */
@@ -207,6 +218,8 @@ export const DEFAULT_NOT_NOW_WHEN_LOCKED = [
 export function createDeviceState(options: CreateDeviceOptions): DeviceState {
   // The platform is part of the seed: two platforms never share identifiers.
   const rng: RandomSource = options.seed !== undefined ? seededRandom(`${options.platform}:${options.seed}`) : cryptoRandom();
+  if (options.userEnrollment && options.platform === "tvOS") throw new Error("tvOS has no User Enrollment");
+  if (options.userEnrollment && options.supervised) throw new Error("a User Enrollment device is never supervised");
   const catalog = CATALOG[options.platform];
   const model = pickModel(catalog.models, rng, options.productName);
   const release = options.osVersion
@@ -244,7 +257,7 @@ export function createDeviceState(options: CreateDeviceOptions): DeviceState {
     settings: {},
     keychain: { identities: [], anchors: [] },
     profiles: [],
-    apps: defaultApps(options.platform, rng),
+    apps: initialApps(options.platform, rng),
     users: mac
       ? [{ shortName: `${first}${last}`.normalize("NFD").replace(/[^A-Za-z]/g, "").toLowerCase(), longName: `${first} ${last}`, uid: 501, guid: rng.uuid(), isAdmin: true, onConsole: true }]
       : [],
@@ -263,6 +276,9 @@ export function createDeviceState(options: CreateDeviceOptions): DeviceState {
     state.iccid = `8901${Array.from({ length: 15 }, () => rng.int(10)).join("")}`;
     state.phoneNumber = `+1 (555) ${100 + rng.int(900)}-${1000 + rng.int(9000)}`;
   }
+  if (options.userEnrollment) state.userEnrollment = true;
+  // Drawn from their own stream so that adding a trait never changes a seeded device's identifiers.
+  state.traits = createTraits(options.platform, state.supervised, phone, options.seed !== undefined ? seededRandom(`${options.platform}:${options.seed}:traits`) : cryptoRandom());
   if (options.seed !== undefined) state.seed = options.seed;
   return state;
 }
@@ -301,30 +317,4 @@ function imei(rng: RandomSource): string {
   digits.push((10 - (sum % 10)) % 10);
   const s = digits.join("");
   return `${s.slice(0, 2)} ${s.slice(2, 8)} ${s.slice(8, 14)} ${s.slice(14)}`;
-}
-
-function defaultApps(platform: DevicePlatform, rng: RandomSource): InstalledApp[] {
-  const app = (identifier: string, name: string, shortVersion: string, storeId?: number): InstalledApp => {
-    const a: InstalledApp = {
-      identifier,
-      name,
-      shortVersion,
-      version: `${100 + rng.int(900)}`,
-      bundleSize: 20_000_000 + rng.int(200_000_000),
-      dynamicSize: rng.int(50_000_000),
-      managed: false,
-    };
-    if (storeId !== undefined) a.itunesStoreId = storeId;
-    return a;
-  };
-  switch (platform) {
-    case "macOS":
-      return [app("com.apple.Safari", "Safari", "18.5"), app("com.apple.iWork.Pages", "Pages", "14.4", 409201541), app("com.microsoft.teams2", "Microsoft Teams", "25.1")];
-    case "tvOS":
-      return [app("com.apple.TVWatchList", "TV", "18.5")];
-    case "visionOS":
-      return [app("com.apple.Keynote", "Keynote", "14.4", 361285480)];
-    default:
-      return [app("com.apple.Pages", "Pages", "14.4", 361309726), app("com.apple.Keynote", "Keynote", "14.4", 361285480), app("com.microsoft.Office.Outlook", "Microsoft Outlook", "4.2518", 951937596)];
-  }
 }

@@ -6,6 +6,7 @@
 //   await device.enroll({ ServerURL, Topic, SignMessage: true, trust: [caPem], identity: { certificate, key } });
 //   const summary = await device.mdm.connect();
 import { createDeviceState, type CreateDeviceOptions, type DeviceState } from "./device-state.ts";
+import { evolveDevice, installUserApp, removeUserApp, updateOS, type DeviceChange, type EvolveOptions } from "./device-evolution.ts";
 import { enrollWithProfile, enrollWithSettings, removeEnrollment, type ProfileEnrollOptions } from "./enroll.ts";
 import type { EnrollmentSettings } from "./enrollment-settings.ts";
 import { Keychain } from "./keychain.ts";
@@ -79,6 +80,26 @@ export class VirtualDevice {
   /** Removes the enrollment profile as a user would: managed profiles and apps go, CheckOut when configured. */
   async unenroll(): Promise<{ checkedOut: boolean; checkOutError?: Error }> {
     return removeEnrollment(this);
+  }
+
+  /** Installs a newer OS: the given release, or the newest the platform's catalog knows. */
+  updateOS(version?: string, build?: string): DeviceChange | undefined {
+    return updateOS(this.state, version, build);
+  }
+
+  /** The user installs an app from the platform's catalog (the given bundle id, or any not yet installed). */
+  installUserApp(identifier?: string): DeviceChange | undefined {
+    return installUserApp(this.state, this.random, identifier);
+  }
+
+  /** The user deletes one of their own apps. */
+  removeUserApp(identifier?: string): DeviceChange | undefined {
+    return removeUserApp(this.state, this.random, identifier);
+  }
+
+  /** One period of the device's life (app churn, maybe an OS update), for inventory history. */
+  evolve(options?: EvolveOptions): DeviceChange[] {
+    return evolveDevice(this.state, this.random, options);
   }
 
   /** The user locks the screen; commands needing data protection then answer NotNow. */

@@ -44,7 +44,8 @@ function installedApplicationList(ctx: CommandContext): CommandResult {
   const items = state.platform === "macOS" ? undefined : stringList(cmd.Items);
   const list = state.apps
     .filter((a) => (identifiers ? identifiers.includes(a.identifier) : true))
-    .filter((a) => (cmd.ManagedAppsOnly === true ? a.managed : true))
+    // User Enrollment keeps the user's own apps private: only the apps the MDM installed are listed.
+    .filter((a) => (cmd.ManagedAppsOnly === true || state.userEnrollment === true ? a.managed : true))
     .map((a) => {
       const entry = appEntry(state, a);
       if (!items) return entry;

@@ -19,7 +19,8 @@ export const certificateHandlers: CommandHandler[] = [
     requestType: "CertificateList",
     handle: (ctx) => {
       const { keychain } = ctx.device.state;
-      const managedOnly = ctx.request.command.ManagedOnly === true;
+      // A User Enrollment device lists only the certificates its managed profiles installed.
+      const managedOnly = ctx.request.command.ManagedOnly === true || ctx.device.state.userEnrollment === true;
       const list: PlistDict[] = [];
       for (const identity of keychain.identities) {
         if (managedOnly && identity.profileIdentifier === undefined) continue;

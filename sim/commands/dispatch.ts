@@ -13,6 +13,7 @@ import { certificateHandlers } from "./certificates.ts";
 import { deviceActionHandlers } from "./device-actions.ts";
 import { deviceInformationHandlers } from "./device-information.ts";
 import { lostModeHandlers } from "./lost-mode.ts";
+import { osUpdateHandlers } from "./os-updates.ts";
 import { profileHandlers } from "./profiles.ts";
 import { securityInfoHandlers } from "./security-info.ts";
 import { settingsHandlers } from "./settings.ts";
@@ -27,6 +28,7 @@ const HANDLERS = new Map<string, CommandHandler>(
     ...deviceActionHandlers,
     ...lostModeHandlers,
     ...settingsHandlers,
+    ...osUpdateHandlers,
   ].map((h) => [h.requestType, h]),
 );
 
@@ -59,7 +61,7 @@ export async function executeCommand(device: VirtualDevice, channel: CommandChan
   if (!info.platforms[platform].available) return { status: "Error", errorChain: deviceErrors.notOnPlatform(requestType, state.platform) };
 
   const { RequestType: _rt, ...params } = request.command;
-  const problems = validateCommandParams(requestType, params, { context: { platform, channel: channel.kind, userEnrollment: false } }).filter(
+  const problems = validateCommandParams(requestType, params, { context: { platform, channel: channel.kind, userEnrollment: state.userEnrollment === true } }).filter(
     (p) => p.kind === "missing" || p.kind === "type",
   );
   if (problems.length > 0) {
@@ -76,7 +78,7 @@ export async function executeCommand(device: VirtualDevice, channel: CommandChan
     osVersion: state.osVersion,
     channel: channel.kind,
     supervised: state.supervised,
-    userEnrollment: false,
+    userEnrollment: state.userEnrollment === true,
     accessRights: (settings?.accessRights ?? 0) | granted,
   });
   if (!verdict.ok) return { status: "Error", errorChain: deviceErrors.notAuthorized(requestType, verdict.reason) };

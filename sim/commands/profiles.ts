@@ -37,7 +37,8 @@ export function profileListEntry(p: InstalledProfile, withManagedFlag: boolean):
 
 function profileList(ctx: CommandContext): CommandResult {
   const { state } = ctx.device;
-  const managedOnly = ctx.request.command.ManagedOnly === true;
+  // A User Enrollment device shows the organisation only what the organisation installed.
+  const managedOnly = ctx.request.command.ManagedOnly === true || state.userEnrollment === true;
   const list = state.profiles.filter((p) => !managedOnly || p.managed || p.isEnrollment).map((p) => profileListEntry(p, state.platform !== "macOS"));
   return ack({ ProfileList: list });
 }

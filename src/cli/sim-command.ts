@@ -7,6 +7,7 @@ import { createFleet, loadProfile, parsePlatforms } from "../../sim/fleet-comman
 import { formatStats, formatSummary, ProgressBar } from "../../sim/fleet-report.ts";
 import { runFleet, runFleetOnline, type FleetRunSummary } from "../../sim/fleet-runner.ts";
 import { DEFAULT_FLEET_FILE, FleetStore } from "../../sim/fleet-store.ts";
+import { evolveFleet } from "../../sim/fleet-evolution.ts";
 import type { FleetOperation, OperationInput } from "../../sim/fleet-operations.ts";
 
 interface RunFlags {
@@ -153,6 +154,30 @@ export function registerSimCommands(program: Command): void {
       const summary = await online.stop();
       bar.finish();
       report(summary, opts.json);
+    });
+
+  sim
+    .command("evolve")
+    .description("a share of the devices installs, updates or deletes apps and may update its OS, for the next inventory")
+    .requiredOption("--fraction <share>", "share of the devices that change, in (0, 1]")
+    .option("--os-update <chance>", "chance that a changing device updates its OS, in [0, 1]", "0.3")
+    .option("--platform <platform>", "only devices of this platform")
+    .option("--seed <seed>", "same seed, same changes")
+    .option("--json", "print JSON")
+    .action(function (this: Command, opts: { fraction: string; osUpdate: string; platform?: string; seed?: string; json?: boolean }) {
+      const fraction = Number(opts.fraction);
+      const osUpdate = Number(opts.osUpdate);
+      if (!(fraction > 0 && fraction <= 1)) throw new Error(`--fraction must be a number in (0, 1], got "${opts.fraction}"`);
+      if (!(osUpdate >= 0 && osUpdate <= 1)) throw new Error(`--os-update must be a number in [0, 1], got "${opts.osUpdate}"`);
+      const platform = opts.platform ? parsePlatforms(opts.platform) : undefined;
+      if (platform && platform.length > 1) throw new Error("--platform takes one platform here");
+      const summary = evolveFleet(fleetOf(this), {
+        fraction,
+        osUpdate,
+        ...(platform ? { platform: platform[0]! } : {}),
+        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      });
+      console.log(opts.json ? JSON.stringify(summary, null, 2) : `${summary.changed} of ${summary.devices} picked devices changed: ${Object.entries(summary.changes).map(([k, n]) => `${n} ${k}`).join(", ") || "nothing"}`);
     });
 
   sim
