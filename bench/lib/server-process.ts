@@ -116,6 +116,10 @@ export async function startBenchServer(opts: StartOptions = {}): Promise<BenchSe
       ORCHARD_PUBLIC_URL: url,
       ORCHARD_DEV: "true",
       ORCHARD_LOG_LEVEL: "warn",
+      // The scenarios measure the engine: a command round expects the one command it queued, not a device's
+      // inventory commands as well. Inventory ingestion is measured on the results those scenarios send.
+      ORCHARD_INVENTORY_ON_ENROLL: "false",
+      ORCHARD_INVENTORY_INTERVAL_HOURS: "0",
       ...(opts.databaseUrl ? { ORCHARD_DATABASE_URL: opts.databaseUrl } : {}),
       ...opts.env,
     },
