@@ -102,12 +102,6 @@ function queriesOf(f: SourceFile): Array<{ line: number; what: string }> {
   return out.filter((q) => !seen.has(q.line) && seen.add(q.line)).sort((a, b) => a.line - b.line);
 }
 
-/**
- * Files another change is moving off the rule right now, each with who moves it. An entry silences only the
- * query rule (a) for that file, and the last test fails once the file is clean, so the entry cannot outlive it.
- */
-const PENDING_QUERY_MOVES: Record<string, string> = {};
-
 const under = (path: string, dirs: string[]) => dirs.some((d) => path.startsWith(`src/${d}/`));
 const isModuleFile = (path: string) => /(^|\/)(module|[\w.-]+-module)\.ts$/.test(path);
 
@@ -119,7 +113,7 @@ const SERVICE_LAYERS = ["mdm", "manage", "push", "events", "http"];
 function dependencyViolations(files: SourceFile[]): string[] {
   const problems: string[] = [];
   for (const f of files) {
-    if (!f.path.startsWith("src/store/") && !(f.path in PENDING_QUERY_MOVES)) {
+    if (!f.path.startsWith("src/store/")) {
       for (const q of queriesOf(f)) problems.push(`${f.path}:${q.line}: ${q.what} outside src/store/ (move the query into a store function taking an Executor)`);
     }
     for (const imp of importsOf(f)) {
@@ -148,14 +142,6 @@ describe("architecture: one data layer, dependencies pointing down", () => {
 
   it("no queries outside src/store/, no layer below HTTP importing src/http/, no store importing a service, no route importing the store", () => {
     expect(dependencyViolations(files)).toEqual([]);
-  });
-
-  it("every pending exemption still has queries to move (remove the entry once it has none)", () => {
-    const stale = Object.keys(PENDING_QUERY_MOVES).filter((path) => {
-      const f = files.find((x) => x.path === path);
-      return f === undefined || queriesOf(f).length === 0;
-    });
-    expect(stale, "these files are clean now: delete them from PENDING_QUERY_MOVES in test/architecture.test.ts").toEqual([]);
   });
 
   it("the checks catch what they are meant to catch", () => {

@@ -9,8 +9,8 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { describeEachDatabase } from "../databases.ts";
-import { buildTestContext, type TestContext } from "../context.ts";
-import { buildHttpApp, requestListenerOf } from "../../src/http/app.ts";
+import { listenForDevices, startApiApp, stopApiApp } from "../api-app.ts";
+import type { TestContext } from "../context.ts";
 import { buildPlist, parsePlist, type PlistDict, type PlistInput } from "../../src/wire/plist.ts";
 import { signCms } from "../../src/pki/cms-signed-data.ts";
 import { issueDeviceCertificate, type SigningIdentity } from "../../src/pki/issue.ts";
@@ -58,25 +58,19 @@ describeEachDatabase("MDM engine over HTTP", (database) => {
   let app: FastifyInstance;
   let auth: { authorization: string };
   let devicePort: number;
-  let deviceServer: Server;
+  let devices: Awaited<ReturnType<typeof listenForDevices>> | undefined;
   const events: Array<{ event: string; payload: unknown }> = [];
   const deviceRequest = (path: string, headers: Record<string, string>, payload: string | Uint8Array) => send(devicePort, "PUT", path, headers, payload);
 
   beforeAll(async () => {
-    t = await buildTestContext(database);
-    app = await buildHttpApp(t.ctx);
-    await app.ready();
-    deviceServer = createServer(requestListenerOf(app));
-    await new Promise<void>((resolve) => deviceServer.listen(0, "127.0.0.1", resolve));
-    devicePort = (deviceServer.address() as AddressInfo).port;
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
+    ({ t, app, auth } = await startApiApp(database));
+    devices = await listenForDevices(app);
+    devicePort = devices.port;
     t.ctx.events.onAny((event, payload) => void events.push({ event, payload }));
   });
   afterAll(async () => {
-    deviceServer.closeAllConnections();
-    await new Promise((resolve) => deviceServer.close(resolve));
-    await app.close();
-    await t.cleanup();
+    await devices?.close();
+    await stopApiApp({ t, app });
   });
 
   const keyPromise = generatePrivateKey({ type: "rsa", bits: 2048 });

@@ -7,8 +7,8 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { describeEachDatabase } from "../databases.ts";
-import { buildTestContext, type TestContext } from "../context.ts";
-import { buildHttpApp, requestListenerOf } from "../../src/http/app.ts";
+import { listenForDevices, startApiApp, stopApiApp } from "../api-app.ts";
+import type { TestContext } from "../context.ts";
 import { buildBinaryPlist, buildPlist, parsePlist, type PlistDict } from "../../src/wire/plist.ts";
 import { signCms } from "../../src/pki/cms-signed-data.ts";
 import { issueDeviceCertificate, type SigningIdentity } from "../../src/pki/issue.ts";
@@ -52,23 +52,17 @@ describeEachDatabase("webhooks", (database) => {
   let t: TestContext;
   let app: FastifyInstance;
   let auth: { authorization: string };
-  let deviceServer: Server;
+  let devices: Awaited<ReturnType<typeof listenForDevices>> | undefined;
   let devicePort: number;
 
   beforeAll(async () => {
-    t = await buildTestContext(database);
-    app = await buildHttpApp(t.ctx);
-    await app.ready();
-    deviceServer = createServer(requestListenerOf(app));
-    await new Promise<void>((resolve) => deviceServer.listen(0, "127.0.0.1", resolve));
-    devicePort = (deviceServer.address() as AddressInfo).port;
-    auth = { authorization: `Bearer ${(await t.ctx.tokens.create("admin", "admin", "system:test")).token}` };
+    ({ t, app, auth } = await startApiApp(database));
+    devices = await listenForDevices(app);
+    devicePort = devices.port;
   });
   afterAll(async () => {
-    deviceServer.closeAllConnections();
-    await new Promise((resolve) => deviceServer.close(resolve));
-    await app.close();
-    await t.cleanup();
+    await devices?.close();
+    await stopApiApp({ t, app });
   });
 
   const keyPromise = generatePrivateKey({ type: "rsa", bits: 2048 });
